@@ -1,0 +1,87 @@
+# eos-vmtracer: `make test` and `make demo` work on a fresh Debian 12 machine.
+# They install what they need (apt packages when missing, two virtualenvs, the
+# simulator's Go build) before they run.
+
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+PYTHON ?= python3
+# EOS runs Python 3.9: the tests run under it too when this machine has it.
+PY39 ?= $(shell p=$$(pyenv prefix 3.9.18 2>/dev/null) && [ -x "$$p/bin/python3.9" ] && echo "$$p/bin/python3.9" || command -v python3.9 2>/dev/null)
+VENV := .venv
+VENV39 := .venv39
+BUILD := build
+APT_PACKAGES := golang-go golang-github-vmware-govmomi-dev lldpd tshark iproute2 rpm zip
+VCSIM := $(BUILD)/vcsim-lab
+PYTEST_ARGS ?=
+
+.PHONY: help test lint unit tests39 deps apt venv demo bench swix clean lab
+
+help:
+	@echo "make test   - install what is needed, lint, run every test"
+	@echo "make demo   - start the lab and show VLANs following VMs"
+	@echo "make bench  - run the benchmarks (JSON on stdout)"
+	@echo "make swix   - build the EOS extension into dist/"
+
+apt:
+	@missing=""; for p in $(APT_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
+	if [ -n "$$missing" ]; then \
+	  echo ">>> installing Debian packages:$$missing"; \
+	  SUDO=""; [ "$$(id -u)" = 0 ] || SUDO=sudo; \
+	  $$SUDO apt-get update -qq && \
+	  DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq --no-install-recommends $$missing >/dev/null; \
+	fi
+
+$(VENV)/.stamp: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(VENV)/bin/pip install -q --upgrade pip setuptools
+	$(VENV)/bin/pip install -q -e '.[dev]'
+	touch $@
+
+$(VENV39)/.stamp: pyproject.toml
+	@if [ -z "$(PY39)" ]; then echo "no Python 3.9 here" >&2; exit 1; fi
+	$(PY39) -m venv $(VENV39)
+	$(VENV39)/bin/pip install -q --upgrade pip setuptools
+	$(VENV39)/bin/pip install -q -e '.[dev]'
+	touch $@
+
+venv: $(VENV)/.stamp
+	@if [ -n "$(PY39)" ]; then $(MAKE) --no-print-directory $(VENV39)/.stamp; fi
+
+$(VCSIM): $(wildcard tests/lab/vcsim/*.go)
+	@mkdir -p $(BUILD)
+	tests/lab/vcsim/build.sh $@
+
+lab: apt $(VCSIM)
+
+deps: apt venv lab
+
+lint: venv
+	$(VENV)/bin/ruff check eos_vmtracer tests bench extension
+	$(VENV)/bin/mypy
+	$(VENV)/bin/vermin -q --no-tips --violations -t=3.9- eos_vmtracer extension
+
+unit: venv
+	$(VENV)/bin/python -m pytest -q tests/unit $(PYTEST_ARGS)
+
+# Everything under Python 3.9 (the runtime of EOS); unit tests under the default
+# Python as well. Without 3.9, say so loudly and run everything on the default.
+tests39: deps
+	@if [ -n "$(PY39)" ]; then \
+	  $(VENV39)/bin/python -m pytest -q tests $(PYTEST_ARGS); \
+	else \
+	  echo "!!!!!!!! NO PYTHON 3.9 ON THIS MACHINE: EOS's RUNTIME IS NOT TESTED !!!!!!!!" >&2; \
+	  $(VENV)/bin/python -m pytest -q tests $(PYTEST_ARGS); \
+	fi
+
+test: deps lint unit tests39
+	@if [ -z "$(PY39)" ]; then echo "!!!!!!!! WARNING: tests ran without Python 3.9 !!!!!!!!" >&2; fi
+
+demo: deps
+	$(if $(PY39),$(VENV39),$(VENV))/bin/python -m tests.lab.demo
+
+bench: deps
+	$(if $(PY39),$(VENV39),$(VENV))/bin/python -m bench
+
+clean:
+	rm -rf $(BUILD) dist $(VENV) $(VENV39) .mypy_cache .pytest_cache .ruff_cache
