@@ -67,7 +67,7 @@ class Transport(Protocol):
 
 
 class EapiSwitch:
-    """The local switch through eAPI."""
+    """The local switch through eAPI; one caller at a time (not thread-safe)."""
 
     def __init__(
         self,
