@@ -11,7 +11,7 @@ PY39 ?= $(shell p=$$(pyenv prefix 3.9.18 2>/dev/null) && [ -x "$$p/bin/python3.9
 VENV := .venv
 VENV39 := .venv39
 BUILD := build
-APT_PACKAGES := golang-go golang-github-vmware-govmomi-dev lldpd tshark iproute2 rpm zip
+APT_PACKAGES := golang-go golang-github-vmware-govmomi-dev lldpd tshark iproute2 rpm zip openssl
 VCSIM := $(BUILD)/vcsim-lab
 PYTEST_ARGS ?=
 

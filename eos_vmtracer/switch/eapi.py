@@ -67,7 +67,12 @@ class Transport(Protocol):
 
 
 class EapiSwitch:
-    """The local switch through eAPI; one caller at a time (not thread-safe)."""
+    """The local switch through eAPI; one caller at a time (not thread-safe).
+
+    Construction raises :class:`~eos_vmtracer.switch.errors.PermanentSwitchError`
+    when the transport cannot be set up (unknown transport, unreadable password
+    file, unset password variable); it sends nothing.
+    """
 
     def __init__(
         self,

@@ -80,19 +80,17 @@ class EapiTransport:
             kwargs["path"] = cfg.eapi_socket
             self.where = f"unix:{cfg.eapi_socket}"
         else:
-            if cfg.eapi_port:
-                kwargs["port"] = cfg.eapi_port
-            if kind in ("http", "https"):
-                kwargs["host"] = cfg.eapi_host
-                kwargs["username"] = cfg.eapi_username
-                password = _password(cfg)
-                kwargs["password"] = password
-                token = base64.b64encode(f"{cfg.eapi_username}:{password}".encode()).decode()
-                self._auth = f"Basic {token}"
             host = cfg.eapi_host if kind in ("http", "https") else "localhost"
             self.where = f"{kind}://{host}:{cfg.eapi_port or 'default'}"
+            if cfg.eapi_port:
+                kwargs["port"] = cfg.eapi_port
+        if kind in ("http", "https"):
+            password = _password(cfg)
+            kwargs.update(host=cfg.eapi_host, username=cfg.eapi_username, password=password)
+            token = base64.b64encode(f"{cfg.eapi_username}:{password}".encode()).decode()
+            self._auth = f"Basic {token}"
         if kind == "https":
-            log.warning("eAPI over https to %s: the switch's certificate is not verified", host)
+            log.warning("eAPI over https (%s): the certificate is not verified", self.where)
         try:
             self._conn = _CONNECTIONS[kind](**kwargs)
         except (ValueError, TypeError, OSError) as e:

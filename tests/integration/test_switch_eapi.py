@@ -1,8 +1,9 @@
-"""The switch adapter against the eAPI emulator, over the Unix socket and over HTTP.
+"""The switch adapter against the eAPI emulator, over the Unix socket, HTTP and HTTPS.
 
-Every test runs twice: pyeapi's ``socket`` transport (HTTP over a Unix socket, the
-on-box default) and its ``http`` transport (TCP, Basic authentication with a
-password file). The emulator is the one real peer; nothing is mocked.
+Every test runs for pyeapi's ``socket`` transport (HTTP over a Unix socket, the
+on-box default), its ``http`` transport (TCP, Basic authentication with a
+password file) and its ``https`` transport (the same over TLS, self-signed
+certificate). The emulator is the one real peer; nothing is mocked.
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ from eos_vmtracer.switch import (
 )
 from eos_vmtracer.vlans import VlanSet
 from tests.lab.eapi import EapiEmulator, LabClient, SwitchState
+from tests.lab.eapi.tls import self_signed
 
 pytestmark = pytest.mark.integration
 
@@ -70,11 +72,23 @@ def initial_state() -> SwitchState:
     return state
 
 
-@pytest.fixture(params=["socket", "http"])
+@pytest.fixture(scope="module")
+def certificate() -> Iterator[tuple[str, str]]:
+    directory = tempfile.mkdtemp(prefix="eapi-tls-")
+    try:
+        yield self_signed(directory)
+    except FileNotFoundError as e:
+        pytest.skip(str(e))
+    finally:
+        shutil.rmtree(directory, ignore_errors=True)
+
+
+@pytest.fixture(params=["socket", "http", "https"])
 def lab(request: pytest.FixtureRequest) -> Iterator[Lab]:
+    tls = request.getfixturevalue("certificate") if request.param == "https" else None
     directory = tempfile.mkdtemp(prefix="eapi-")  # short: AF_UNIX paths are limited
     emulator = EapiEmulator(initial_state(), users={USER: PASSWORD})
-    ends = emulator.start(http_port=0, socket_path=os.path.join(directory, "eapi.sock"))
+    ends = emulator.start(http_port=0, socket_path=os.path.join(directory, "eapi.sock"), tls=tls)
     try:
         if request.param == "socket":
             cfg = SwitchConfig(
@@ -85,7 +99,7 @@ def lab(request: pytest.FixtureRequest) -> Iterator[Lab]:
             with open(os.open(secret, os.O_WRONLY | os.O_CREAT, 0o600), "w") as f:
                 f.write(PASSWORD + "\n")
             cfg = SwitchConfig(
-                eapi_transport="http",
+                eapi_transport=request.param,
                 eapi_host="127.0.0.1",
                 eapi_port=ends.http_port or 0,
                 eapi_username=USER,
@@ -298,7 +312,7 @@ def test_permanent_faults_are_reported_with_command_and_message_and_not_retried(
 
 
 def test_wrong_credentials_are_permanent(lab: Lab) -> None:
-    if lab.cfg.eapi_transport != "http":
+    if lab.cfg.eapi_transport == "socket":
         pytest.skip("the Unix socket has no authentication (as on EOS)")
     with open(lab.cfg.eapi_password_file, "w") as f:
         f.write("wrong\n")

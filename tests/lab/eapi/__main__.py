@@ -3,7 +3,8 @@
 What this module is for::
 
     python -m tests.lab.eapi --socket /tmp/lab/eapi.sock --http-port 0 \\
-        --state-file switch.json [--user admin:secret] [--ready-file ready.json]
+        --state-file switch.json [--user admin:secret] [--ready-file ready.json] \\
+        [--tls-cert cert.pem --tls-key key.pem]
 
 ``--state-file`` holds either ``SwitchState.build`` arguments (``{"hostname":
 "leaf1", "ethernet": 48, "port_channels": {"Port-Channel10": ["Ethernet47",
@@ -37,6 +38,8 @@ def main(argv: Optional[list[str]] = None) -> int:
     parser.add_argument("--state-file", help="initial state (JSON)")
     parser.add_argument("--user", action="append", default=[], help="USER:PASSWORD for HTTP")
     parser.add_argument("--ready-file", help="write the endpoints JSON here once listening")
+    parser.add_argument("--tls-cert", help="serve HTTPS with this certificate (PEM)")
+    parser.add_argument("--tls-key", help="... and this key (PEM)")
     args = parser.parse_args(argv)
     if args.socket is None and args.http_port is None:
         parser.error("give --socket and/or --http-port")
@@ -47,7 +50,10 @@ def main(argv: Optional[list[str]] = None) -> int:
             state = SwitchState.from_spec(json.load(f))
     users = dict(u.split(":", 1) for u in args.user)
     emulator = EapiEmulator(state, users=users)
-    ends = emulator.start(http_port=args.http_port, socket_path=args.socket, host=args.host)
+    tls = (args.tls_cert, args.tls_key) if args.tls_cert else None
+    ends = emulator.start(
+        http_port=args.http_port, socket_path=args.socket, host=args.host, tls=tls
+    )
     ready = json.dumps({"http_port": ends.http_port, "url": ends.url, "socket": ends.socket_path})
     if args.ready_file:
         tmp = f"{args.ready_file}.tmp"

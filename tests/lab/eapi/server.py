@@ -34,6 +34,7 @@ import json
 import os
 import re
 import socketserver
+import ssl
 import sys
 import threading
 import time
@@ -107,6 +108,7 @@ class EapiEmulator:
         self.http_port: Optional[int] = None
         self.socket_path: Optional[str] = None
         self.host = "127.0.0.1"
+        self.scheme = "http"
 
     # -- life cycle -----------------------------------------------------------------------
 
@@ -115,13 +117,19 @@ class EapiEmulator:
         http_port: Optional[int] = 0,
         socket_path: Optional[str] = None,
         host: str = "127.0.0.1",
+        tls: Optional[tuple[str, str]] = None,
     ) -> Endpoints:
         """Serve HTTP on ``host:http_port`` (0: any free port; None: no HTTP) and/or
-        the Unix socket ``socket_path``."""
+        the Unix socket ``socket_path``; ``tls=(certfile, keyfile)`` makes it HTTPS."""
         self.host = host
         if http_port is not None:
             tcp = _TcpServer((host, http_port), _Handler)
             tcp.emulator, tcp.transport = self, "http"
+            if tls is not None:
+                context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+                context.load_cert_chain(*tls)
+                tcp.socket = context.wrap_socket(tcp.socket, server_side=True)
+                self.scheme = "https"
             self.http_port = tcp.server_address[1]
             self._serve(tcp)
         if socket_path is not None:
@@ -135,8 +143,10 @@ class EapiEmulator:
 
     @property
     def url(self) -> Optional[str]:
-        """``http://127.0.0.1:PORT`` (None without HTTP)."""
-        return f"http://{self.host}:{self.http_port}" if self.http_port is not None else None
+        """``http://127.0.0.1:PORT`` (``https://`` with TLS; None without HTTP)."""
+        if self.http_port is None:
+            return None
+        return f"{self.scheme}://{self.host}:{self.http_port}"
 
     def stop(self) -> None:
         """Stop serving and remove the socket file."""
