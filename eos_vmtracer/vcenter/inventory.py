@@ -1,0 +1,238 @@
+"""The watched objects' properties, as the property collector last reported them.
+
+What this module is for: keep, per host, VM, distributed portgroup and distributed
+switch, the raw value of each watched property, apply the collector's updates
+(enter, modify, leave; assign, remove) and translate only what changed into the
+model (a distributed switch's change re-translates its portgroups, whose VLANs
+depend on its private-VLAN map).
+
+It must never do I/O, never drop what a disconnected host last reported about its
+network, and never let bad data escape as an exception: a property it cannot
+translate is reported through ``warn`` and the object keeps its last good picture.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Callable, Iterable, Mapping, Optional, TypeVar
+
+from eos_vmtracer.model import DvPortgroup, Host, Vm
+from eos_vmtracer.vcenter.translate import (
+    DVPG_PATHS,
+    DVS_PATHS,
+    HOST_KEPT_WHILE_DISCONNECTED,
+    HOST_PATHS,
+    VM_PATHS,
+    Dvs,
+    dvpg_from_props,
+    dvs_from_props,
+    host_from_props,
+    moid,
+    vm_from_props,
+)
+
+_T = TypeVar("_T")
+
+KINDS = ("host", "vm", "dvpg", "dvs")
+PATHS: Mapping[str, tuple[str, ...]] = {
+    "host": HOST_PATHS,
+    "vm": VM_PATHS,
+    "dvpg": DVPG_PATHS,
+    "dvs": DVS_PATHS,
+}
+
+#: One property change: (path, op, value); op is assign, add, remove or indirectRemove.
+Change = tuple[str, str, Any]
+
+
+class InventoryStore:
+    """Raw properties per object and their translation, kept up to date incrementally."""
+
+    def __init__(self, warn: Callable[[str], None]) -> None:
+        self._warn = warn
+        self._props: dict[str, dict[str, dict[str, Any]]] = {k: {} for k in KINDS}
+        self._dirty: dict[str, set[str]] = {k: set() for k in KINDS}
+        self._refetch: set[tuple[str, str]] = set()
+        self._hosts: dict[str, Host] = {}
+        self._vms: dict[str, Vm] = {}
+        self._vm_hosts: dict[str, Optional[str]] = {}
+        self._dvs: dict[str, Dvs] = {}
+        self._dvpgs: dict[str, DvPortgroup] = {}  # by portgroup key
+        self._dvpg_keys: dict[str, str] = {}  # portgroup moid -> key
+        self._network_systems: dict[str, str] = {}  # host moid -> HostNetworkSystem moid
+
+    # -- updates ---------------------------------------------------------------------------
+    def apply(
+        self,
+        kind: str,
+        obj_moid: str,
+        update: str,
+        changes: Iterable[Change],
+        missing: Iterable[str] = (),
+    ) -> None:
+        """Apply one ObjectUpdate (``update`` is enter, modify or leave)."""
+        if kind not in self._props:
+            return
+        self._dirty[kind].add(obj_moid)
+        if update == "leave":
+            self._props[kind].pop(obj_moid, None)
+            return
+        props = self._props[kind].setdefault(obj_moid, {})
+        watched = PATHS[kind]
+        values: dict[str, Any] = {}
+        for name, op, value in changes:
+            if name in watched:
+                values[name] = None if op in ("remove", "indirectRemove") else value
+            elif any(name.startswith(p + ".") or name.startswith(p + "[") for p in watched):
+                self._refetch.add((kind, obj_moid))  # a part of a watched value: read it whole
+        for path in missing:
+            if path in watched:
+                values.setdefault(path, None)
+        keep_network = False
+        if kind == "host":
+            state = values.get("runtime.connectionState", props.get("runtime.connectionState"))
+            keep_network = state is not None and state != "connected"
+        for name, value in values.items():
+            kept = keep_network and value is None and name in HOST_KEPT_WHILE_DISCONNECTED
+            if kept and props.get(name) is not None:
+                continue  # a disconnected host keeps its last known network
+            props[name] = value
+
+    def replace(self, kind: str, obj_moid: str, props: Mapping[str, Any]) -> None:
+        """Set every watched property of an object at once (after a re-read)."""
+        changes = [(p, "assign", props.get(p)) for p in PATHS.get(kind, ())]
+        self.apply(kind, obj_moid, "modify", changes)
+
+    def take_refetch(self) -> set[tuple[str, str]]:
+        """Objects whose update named part of a property: they must be read again."""
+        out, self._refetch = self._refetch, set()
+        return out
+
+    # -- translation -----------------------------------------------------------------------
+    def refresh(self) -> bool:
+        """Translate what changed; True when the model changed."""
+        changed = False
+        if self._dirty["dvs"]:
+            for m in self._dirty["dvs"]:
+                changed |= self._translate_dvs(m)
+            self._dirty["dvs"].clear()
+            self._dirty["dvpg"].update(self._props["dvpg"])
+            self._dirty["dvpg"].update(self._dvpg_keys)
+        for m in self._dirty["dvpg"]:
+            changed |= self._translate_dvpg(m)
+        self._dirty["dvpg"].clear()
+        for m in self._dirty["host"]:
+            changed |= self._translate_host(m)
+        self._dirty["host"].clear()
+        for m in self._dirty["vm"]:
+            changed |= self._translate_vm(m)
+        self._dirty["vm"].clear()
+        return changed
+
+    def _safely(self, what: str, fn: Callable[[], _T]) -> _T:
+        try:
+            return fn()
+        except Exception as e:  # bad data must never stop the session
+            self._warn(f"{what}: cannot read it ({type(e).__name__}: {e}); keeping what was known")
+            raise _Skip() from e
+
+    def _translate_dvs(self, m: str) -> bool:
+        props = self._props["dvs"].get(m)
+        if props is None:
+            return self._dvs.pop(m, None) is not None
+        try:
+            dvs = self._safely(
+                f"distributed switch {m}", lambda: dvs_from_props(m, props, self._warn)
+            )
+        except _Skip:
+            return False
+        if dvs is None:
+            return self._dvs.pop(m, None) is not None
+        old = self._dvs.get(m)
+        self._dvs[m] = dvs
+        return old != dvs
+
+    def _translate_dvpg(self, m: str) -> bool:
+        props = self._props["dvpg"].get(m)
+        old_key = self._dvpg_keys.get(m)
+        if props is None:
+            self._dvpg_keys.pop(m, None)
+            return old_key is not None and self._dvpgs.pop(old_key, None) is not None
+        switches = self._dvs
+        try:
+            pg = self._safely(
+                f"distributed portgroup {m}",
+                lambda: dvpg_from_props(m, props, switches, self._warn),
+            )
+        except _Skip:
+            return False
+        if old_key is not None and (pg is None or pg.key != old_key):
+            self._dvpgs.pop(old_key, None)
+            self._dvpg_keys.pop(m, None)
+        if pg is None:
+            return old_key is not None
+        before = self._dvpgs.get(pg.key)
+        self._dvpgs[pg.key] = pg
+        self._dvpg_keys[m] = pg.key
+        return before != pg
+
+    def _translate_host(self, m: str) -> bool:
+        props = self._props["host"].get(m)
+        if props is None:
+            self._network_systems.pop(m, None)
+            return self._hosts.pop(m, None) is not None
+        ns = moid(props.get("configManager.networkSystem"))
+        if ns:
+            self._network_systems[m] = ns
+        try:
+            host = self._safely(f"host {m}", lambda: host_from_props(m, props, self._warn))
+        except _Skip:
+            return False
+        old = self._hosts.get(m)
+        if old == host:
+            return False
+        self._hosts[m] = host
+        return True
+
+    def _translate_vm(self, m: str) -> bool:
+        props = self._props["vm"].get(m)
+        if props is None:
+            self._vm_hosts.pop(m, None)
+            return self._vms.pop(m, None) is not None
+        try:
+            vm = self._safely(f"VM {m}", lambda: vm_from_props(m, props, self._warn))
+        except _Skip:
+            return False
+        old = self._vms.get(m)
+        if old == vm:
+            return False
+        self._vms[m] = vm
+        self._vm_hosts[m] = vm.host
+        return True
+
+    # -- reading -----------------------------------------------------------------------------
+    def hosts(self) -> Mapping[str, Host]:
+        """Hosts by moid, without neighbours (live: copy before handing out)."""
+        return self._hosts
+
+    def vms(self) -> Mapping[str, Vm]:
+        """VMs by moid (live: copy before handing out)."""
+        return self._vms
+
+    def vm_hosts(self) -> Mapping[str, Optional[str]]:
+        """Each VM's host moid (live)."""
+        return self._vm_hosts
+
+    def dv_portgroups(self) -> Mapping[str, DvPortgroup]:
+        """Distributed portgroups by key (live: copy before handing out)."""
+        return self._dvpgs
+
+    def network_system(self, host_moid: str) -> Optional[str]:
+        """The moid of a host's HostNetworkSystem (for QueryNetworkHint)."""
+        return self._network_systems.get(host_moid)
+
+
+class _Skip(Exception):
+    """An object could not be translated; its previous picture stays."""
+
+
+__all__ = ["KINDS", "PATHS", "Change", "InventoryStore"]

@@ -1,0 +1,513 @@
+"""One vCenter session: connect, watch, keep an inventory, survive everything.
+
+What this module is for: :class:`VcenterSession` logs in (TLS checked first), builds
+one property-collector filter, long-polls ``WaitForUpdatesEx`` and turns updates
+into an immutable :class:`~eos_vmtracer.model.SessionInventory` the agent reads
+with :meth:`VcenterSession.snapshot`. Beside the long poll it asks each host
+``QueryNetworkHint`` (every ``hint_interval``, and at once when a host appears or
+reconnects), keeps the session alive, and runs a watchdog that cuts a connection
+whose call has outlived its deadline. Any failure ends the connection; the session
+reconnects with capped exponential backoff and jitter (at once, once, after a lost
+session; slowly after a refused login or certificate) and resynchronises from
+scratch, showing the previous inventory with ``synced = False`` meanwhile.
+
+It must never log the password, never busy-loop, never block the caller of
+``start``/``snapshot``/``request_hint_refresh`` on vCenter, never poll VMs, and never
+call ``on_change`` with a lock held.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+import threading
+import time
+from dataclasses import dataclass
+from typing import Any, Callable, Mapping, Optional
+
+from eos_vmtracer.config import SessionConfig
+from eos_vmtracer.model import Host, Neighbor, SessionInventory, SessionState
+from eos_vmtracer.vcenter.connection import Connection
+from eos_vmtracer.vcenter.errors import (
+    AuthError,
+    ConnectionLost,
+    ProtocolError,
+    SessionLost,
+    TlsError,
+    VcenterError,
+)
+from eos_vmtracer.vcenter.inventory import InventoryStore
+from eos_vmtracer.vcenter.migrations import MigrationTracker
+from eos_vmtracer.vcenter.translate import moid, neighbors_from_hints, with_neighbors
+from eos_vmtracer.vcenter.watch import Watch, kind_of
+
+
+@dataclass(frozen=True)
+class SessionTiming:
+    """How a session paces itself. The defaults suit a real vCenter; tests shorten them."""
+
+    wait_seconds: int = 30
+    """``maxWaitSeconds`` of one WaitForUpdatesEx: an idle long poll returns this often."""
+    grace: float = 30.0
+    """Extra seconds a call may take before the watchdog cuts its connection."""
+    keepalive_interval: float = 300.0
+    """Seconds between keep-alive calls (CurrentTime)."""
+    backoff_initial: float = 1.0
+    """First delay before reconnecting after a failure; doubles up to ``backoff_max``."""
+    backoff_max: float = 60.0
+    """The cap of the reconnect delay."""
+    retry_slow: float = 300.0
+    """Delay before trying again after a refused login or certificate."""
+    max_object_updates: int = 1000
+    """``maxObjectUpdates`` of one WaitForUpdatesEx (larger syncs come truncated)."""
+    event_page_size: int = 100
+    """How many migration events the collector's latest page holds."""
+    tick: float = 0.25
+    """How often the helper thread looks at its watchdog, hints and timers."""
+
+
+_RETRY_AT_ONCE = 0.0
+
+
+class _NoLock:
+    def __enter__(self) -> None:
+        return None
+
+    def __exit__(self, *exc: object) -> None:
+        return None
+
+
+class VcenterSession:
+    """A self-healing watch on one vCenter, readable at any time with :meth:`snapshot`."""
+
+    def __init__(
+        self,
+        cfg: SessionConfig,
+        on_change: Callable[[], None],
+        *,
+        clock: Callable[[], float] = time.time,
+        timing: Optional[SessionTiming] = None,
+        rng: Optional[random.Random] = None,
+    ) -> None:
+        self.cfg = cfg
+        self.name = cfg.name
+        self._on_change = on_change
+        self._clock = clock
+        self._timing = timing or SessionTiming()
+        self._rng = rng or random.Random()
+        self._log = logging.getLogger(f"eos_vmtracer.vcenter.{cfg.name}")
+        self._lock = threading.RLock()
+        self._stopping = threading.Event()
+        self._wake = threading.Event()
+        self._threads: list[threading.Thread] = []
+
+        # Guarded by _lock:
+        self._state = SessionState.CONNECTING
+        self._since = clock()
+        self._error = ""
+        self._synced = False
+        self._store: Optional[InventoryStore] = None  # the published one
+        self._migrations = self._new_tracker()
+        self._neighbors: dict[str, dict[str, tuple[Neighbor, ...]]] = {}
+        self._merged: dict[str, tuple[Host, dict[str, tuple[Neighbor, ...]], Host]] = {}
+        self._hint_due: dict[str, float] = {}  # host moid -> monotonic time
+        self._host_up: dict[str, bool] = {}
+        self._conn: Optional[Connection] = None
+        self._watch: Optional[Watch] = None
+        self._keepalive_due = 0.0
+        self._synced_this_time = False  # watcher thread only
+        self._snapshot = SessionInventory(name=cfg.name, state=self._state, since=self._since)
+
+    # -- the contract the agent calls ----------------------------------------------------------
+    def start(self) -> None:
+        """Start the session's threads; returns at once."""
+        if self._threads:
+            return
+        if not self.cfg.tls_verify:
+            self._log.warning(
+                "TLS verification is OFF for %s (tls_verify = false): anyone on the path"
+                " can impersonate vCenter",
+                self.cfg.url,
+            )
+        for name, target in (("watch", self._run_watcher), ("helper", self._run_helper)):
+            t = threading.Thread(target=target, name=f"vcenter-{self.name}-{name}", daemon=True)
+            self._threads.append(t)
+            t.start()
+
+    def stop(self, timeout: float = 5.0) -> None:
+        """Stop the threads, destroy the filter/view/collector, log out (within ``timeout``)."""
+        deadline = time.monotonic() + timeout
+        self._stopping.set()
+        self._wake.set()
+        with self._lock:
+            conn, watch = self._conn, self._watch
+        if conn is not None:
+            conn.interrupt()
+        for t in self._threads:
+            t.join(max(0.0, deadline - time.monotonic()) / 2)
+        if conn is not None and not conn.aborted:
+            cleaner = threading.Thread(
+                target=self._cleanup, args=(conn, watch), name=f"vcenter-{self.name}-logout",
+                daemon=True,
+            )  # fmt: skip
+            cleaner.start()
+            cleaner.join(max(0.1, deadline - time.monotonic()))
+            if cleaner.is_alive():
+                conn.abort("stopped")
+        with self._lock:
+            self._conn = self._watch = None
+            self._set_state(SessionState.DISCONNECTED, "stopped")
+        self._publish()
+
+    def snapshot(self) -> SessionInventory:
+        """The inventory as of the last update (immutable; cheap; any thread)."""
+        return self._snapshot
+
+    def request_hint_refresh(self, host_moid: Optional[str] = None) -> None:
+        """Ask QueryNetworkHint again now, for one host or (None) for every host."""
+        with self._lock:
+            for host in [host_moid] if host_moid else list(self._hint_due):
+                if host in self._hint_due:
+                    self._hint_due[host] = 0.0
+        self._wake.set()
+
+    # -- state and publishing ----------------------------------------------------------------
+    def _new_tracker(self) -> MigrationTracker:
+        return MigrationTracker(self.cfg.migration_timeout, self._clock, self._log.warning)
+
+    def _set_state(self, state: SessionState, error: str = "") -> None:
+        """Caller holds _lock."""
+        if state != self._state:
+            self._state = state
+            self._since = self._clock()
+        if state == SessionState.CONNECTED:
+            self._error = ""
+        elif error:
+            self._error = error
+        self._synced = state == SessionState.CONNECTED and self._store is not None
+
+    def _fail(self, state: SessionState, error: VcenterError) -> None:
+        with self._lock:
+            was = self._state
+            self._set_state(state, str(error))
+        level = logging.WARNING if was != state else logging.INFO
+        self._log.log(level, "%s: %s", state.value, error)
+        self._publish()
+
+    def _publish(self) -> None:
+        with self._lock:
+            store = self._store
+            hosts: dict[str, Host] = {}
+            vms: Mapping[str, Any] = {}
+            dvpgs: Mapping[str, Any] = {}
+            if store is not None:
+                hosts = {m: self._with_neighbors(m, h) for m, h in store.hosts().items()}
+                vms = dict(store.vms())
+                dvpgs = dict(store.dv_portgroups())
+            self._snapshot = SessionInventory(
+                name=self.name,
+                state=self._state,
+                synced=self._synced,
+                hosts=hosts,
+                vms=vms,
+                dv_portgroups=dvpgs,
+                migrations=dict(self._migrations.migrations()),
+                error=self._error,
+                since=self._since,
+            )
+        try:
+            self._on_change()
+        except Exception:  # the agent's callback must never kill the session
+            self._log.exception("on_change failed")
+
+    def _with_neighbors(self, host_moid: str, host: Host) -> Host:
+        """Caller holds _lock."""
+        heard = self._neighbors.get(host_moid)
+        if not heard:
+            return host
+        cached = self._merged.get(host_moid)
+        if cached is not None and cached[0] is host and cached[1] is heard:
+            return cached[2]
+        merged = with_neighbors(host, heard)
+        self._merged[host_moid] = (host, heard, merged)
+        return merged
+
+    def _hosts_changed(self, store: InventoryStore) -> None:
+        """Schedule hints for new and reconnected hosts; forget removed ones. Holds _lock."""
+        hosts = store.hosts()
+        now = time.monotonic()
+        for m, host in hosts.items():
+            was_up = self._host_up.get(m)
+            if m not in self._hint_due or (host.connected and was_up is False):
+                self._hint_due[m] = now
+            self._host_up[m] = host.connected
+        for m in [m for m in self._hint_due if m not in hosts]:
+            self._hint_due.pop(m, None)
+            self._host_up.pop(m, None)
+            self._neighbors.pop(m, None)
+            self._merged.pop(m, None)
+        if any(due <= now for due in self._hint_due.values()):
+            self._wake.set()
+
+    # -- the watcher thread ----------------------------------------------------------------------
+    def _backoff(self, failures: int) -> float:
+        t = self._timing
+        delay = min(t.backoff_max, t.backoff_initial * (2 ** min(failures, 30)))
+        return self._rng.uniform(delay / 2, delay)
+
+    def _run_watcher(self) -> None:
+        failures = 0
+        relogin_now = True
+        while not self._stopping.is_set():
+            self._synced_this_time = False
+            conn: Optional[Connection] = None
+            try:
+                conn = self._connect()
+                self._watch_until_failure(conn)
+                return  # stopping
+            except VcenterError as e:
+                error: VcenterError = e
+            except Exception as e:  # a bug must not end the session; it retries
+                self._log.exception("unexpected error in the vCenter session")
+                error = ProtocolError(f"internal error: {type(e).__name__}: {e}")
+            if self._stopping.is_set():
+                return
+            if conn is not None:
+                conn.abort(str(error))
+            with self._lock:
+                if self._conn is conn:
+                    self._conn = self._watch = None
+            if self._synced_this_time:
+                failures, relogin_now = 0, True
+            if isinstance(error, AuthError):
+                state, delay = SessionState.AUTH_FAILED, self._timing.retry_slow
+            elif isinstance(error, TlsError):
+                state, delay = SessionState.TLS_ERROR, self._timing.retry_slow
+            elif isinstance(error, SessionLost) and relogin_now:
+                state, delay, relogin_now = SessionState.DISCONNECTED, _RETRY_AT_ONCE, False
+            else:
+                state, delay = SessionState.DISCONNECTED, self._backoff(failures)
+                failures += 1
+            self._fail(state, error)
+            if delay > 0:
+                self._log.info("retrying in %.1f s", delay)
+            self._stopping.wait(delay)
+
+    def _connect(self) -> Connection:
+        # The state stays what the last failure made it (disconnected, auth-failed, ...)
+        # until a full sync succeeds: a retry is not news, and ``since`` keeps meaning
+        # "since the trouble began".
+        try:
+            password = self.cfg.password()
+        except OSError as e:
+            raise AuthError(f"cannot read the password: {e.strerror or e}") from None
+        if not password:
+            raise AuthError("the password is empty")
+        t = self._timing
+        conn = Connection(
+            self.cfg, socket_timeout=t.wait_seconds + 2 * t.grace, call_timeout=t.grace
+        )
+        with self._lock:
+            self._conn = conn
+        conn.open(password)
+        del password
+        self._log.info("logged in to %s (API %s)", self.cfg.url, conn.version)
+        return conn
+
+    def _watch_until_failure(self, conn: Connection) -> None:
+        t = self._timing
+        watch = Watch(
+            conn,
+            wait_seconds=t.wait_seconds,
+            wait_timeout=t.wait_seconds + t.grace,
+            max_object_updates=t.max_object_updates,
+            event_page_size=t.event_page_size,
+        )
+        with self._lock:
+            self._watch = watch
+        watch.create()
+        store = InventoryStore(self._log.warning)
+        tracker = self._new_tracker()
+        version = ""
+        synced = False
+        while not self._stopping.is_set():
+            update = watch.wait(version)
+            if self._stopping.is_set():
+                return
+            if update is None:
+                continue
+            version = str(update.version)
+            if synced:
+                with self._lock:
+                    changed = self._apply(update, store, tracker)
+                changed |= self._refetch(update, store, tracker, watch, locked=True)
+                if changed:
+                    with self._lock:
+                        self._hosts_changed(store)
+                    self._publish()
+                continue
+            self._apply(update, store, tracker)
+            self._refetch(update, store, tracker, watch, locked=False)
+            if getattr(update, "truncated", False):
+                continue
+            self._adopt(store, tracker)
+            synced = True
+            self._synced_this_time = True
+
+    def _apply(self, update: Any, store: InventoryStore, tracker: MigrationTracker) -> bool:
+        """Apply one UpdateSet to ``store`` and ``tracker``; True when something changed."""
+        events_changed = False
+        touched = False
+        for filter_update in update.filterSet or []:
+            for obj_update in filter_update.objectSet or []:
+                obj = obj_update.obj
+                kind = kind_of(obj)
+                changes = obj_update.changeSet or []
+                if kind == "events":
+                    for change in changes:
+                        if change.name == "latestPage":
+                            page_size = self._timing.event_page_size
+                            events_changed |= tracker.feed(change.val, page_size)
+                    continue
+                obj_moid = moid(obj)
+                if kind is None or obj_moid is None:
+                    continue
+                store.apply(
+                    kind,
+                    obj_moid,
+                    str(obj_update.kind),
+                    [(str(c.name), str(c.op), c.val) for c in changes],
+                    [str(m.path) for m in obj_update.missingSet or []],
+                )
+                touched = True
+        inventory_changed = store.refresh() if touched else False
+        pruned = tracker.prune(store.vm_hosts())
+        return inventory_changed or events_changed or pruned
+
+    def _refetch(
+        self,
+        update: Any,
+        store: InventoryStore,
+        tracker: MigrationTracker,
+        watch: Watch,
+        *,
+        locked: bool,
+    ) -> bool:
+        """Read again (outside the lock) objects whose update named part of a property."""
+        wanted = store.take_refetch()
+        if not wanted:
+            return False
+        objs = [o for o in self._objects(update) if (kind_of(o), moid(o)) in wanted]
+        values = watch.fetch(objs)
+        lock = self._lock if locked else _NoLock()
+        with lock:
+            for obj_moid, (kind, props) in values.items():
+                store.replace(kind, obj_moid, props)
+            changed = store.refresh()
+            return tracker.prune(store.vm_hosts()) or changed
+
+    @staticmethod
+    def _objects(update: Any) -> list[Any]:
+        return [o.obj for f in update.filterSet or [] for o in f.objectSet or []]
+
+    def _adopt(self, store: InventoryStore, tracker: MigrationTracker) -> None:
+        """A full, consistent sync: make it the published inventory."""
+        with self._lock:
+            self._store = store
+            self._migrations = tracker
+            hosts = store.hosts()
+            self._neighbors = {m: v for m, v in self._neighbors.items() if m in hosts}
+            self._merged = {m: v for m, v in self._merged.items() if m in hosts}
+            self._hint_due = {}
+            self._host_up = {}
+            self._hosts_changed(store)
+            self._keepalive_due = time.monotonic() + self._timing.keepalive_interval
+            self._set_state(SessionState.CONNECTED)
+        self._log.info("synchronised: %d hosts, %d VMs", len(store.hosts()), len(store.vms()))
+        self._publish()
+        self._wake.set()
+
+    # -- the helper thread: watchdog, hints, keep-alive, migration timeouts -------------------
+    def _run_helper(self) -> None:
+        while not self._stopping.is_set():
+            self._wake.wait(self._timing.tick)
+            self._wake.clear()
+            if self._stopping.is_set():
+                return
+            try:
+                self._helper_round()
+            except Exception:  # never let the helper die
+                self._log.exception("unexpected error in the vCenter helper")
+
+    def _helper_round(self) -> None:
+        t = self._timing
+        with self._lock:
+            conn = self._conn
+            connected = self._state == SessionState.CONNECTED
+        if conn is not None:
+            late = conn.overdue()
+            if late:
+                reason = f"watchdog: {late} got no answer in time; cutting the connection"
+                self._log.warning("%s", reason)
+                conn.abort(reason)
+        if conn is not None and connected and not conn.aborted:
+            self._refresh_hints(conn)
+            if time.monotonic() >= self._keepalive_due:
+                self._keepalive_due = time.monotonic() + t.keepalive_interval
+                try:
+                    conn.keepalive()
+                except (SessionLost, ConnectionLost) as e:
+                    conn.abort(f"keep-alive failed: {e}", type(e))
+                except VcenterError as e:
+                    self._log.info("keep-alive: %s", e)
+        with self._lock:
+            store = self._store
+            pruned = store is not None and self._migrations.prune(store.vm_hosts())
+        if pruned:
+            self._publish()
+
+    def _refresh_hints(self, conn: Connection) -> None:
+        now = time.monotonic()
+        due: list[tuple[str, str]] = []
+        with self._lock:
+            store = self._store
+            if store is None:
+                return
+            hosts = store.hosts()
+            for m, when in self._hint_due.items():
+                ns = store.network_system(m)
+                if when <= now and m in hosts and hosts[m].connected and ns is not None:
+                    due.append((m, ns))
+        for host_moid, network_system in due:
+            if self._stopping.is_set() or conn.aborted:
+                return
+            try:
+                answer = conn.network_hints(network_system)
+            except (SessionLost, ConnectionLost) as e:
+                if isinstance(e, SessionLost):
+                    conn.abort(f"QueryNetworkHint: {e}", SessionLost)
+                return
+            except VcenterError as e:
+                self._log.info("no network hints for host %s: %s", host_moid, e)
+                with self._lock:
+                    if host_moid in self._hint_due:
+                        self._hint_due[host_moid] = time.monotonic() + self.cfg.hint_interval
+                continue
+            heard = neighbors_from_hints(answer, self._log.warning)
+            with self._lock:
+                if host_moid not in self._hint_due:
+                    continue
+                self._hint_due[host_moid] = time.monotonic() + self.cfg.hint_interval
+                changed = self._neighbors.get(host_moid) != heard
+                if changed:
+                    self._neighbors[host_moid] = heard
+            if changed:
+                self._publish()
+
+    def _cleanup(self, conn: Connection, watch: Optional[Watch]) -> None:
+        if watch is not None:
+            watch.destroy()
+        conn.logout()
+
+
+__all__ = ["SessionTiming", "VcenterSession"]

@@ -1,0 +1,100 @@
+"""TLS towards vCenter: the SSL context, certificate pinning and the first request.
+
+What this module is for: build the SSL context a session uses (system CAs, a CA
+file, or a SHA-256 pin with verification by the pin alone), and make the first
+contact (``probe``): connect, check the certificate, and only then read
+``/sdk/vimServiceVersions.xml`` to learn which API versions vCenter speaks.
+
+It must never send a request before the certificate has been checked, never turn
+verification off unless the configuration says so, and never import pyvmomi.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import http.client
+import socket
+import ssl
+from typing import Optional
+from urllib.parse import urlsplit
+
+from eos_vmtracer.config import SessionConfig
+from eos_vmtracer.vcenter.errors import ConnectionLost, TlsError
+
+MAX_VERSIONS_DOCUMENT = 1 << 20
+
+
+def thumbprint_of(der: bytes) -> str:
+    """SHA-256 of a DER certificate as 64 upper-case hex digits (the config's form)."""
+    return hashlib.sha256(der).hexdigest().upper()
+
+
+def ssl_context(cfg: SessionConfig) -> ssl.SSLContext:
+    """The SSL context for ``cfg``: CA verification, or none when pinned or disabled.
+
+    With a thumbprint the pin is the verification (checked by :func:`probe` and on
+    every connection by pyvmomi); with ``tls_verify = false`` nothing is checked.
+    """
+    if cfg.thumbprint or not cfg.tls_verify:
+        ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+        ctx.check_hostname = False
+        ctx.verify_mode = ssl.CERT_NONE
+    else:
+        ctx = ssl.create_default_context(cafile=cfg.ca_file or None)
+    ctx.minimum_version = ssl.TLSVersion.TLSv1_2
+    return ctx
+
+
+def host_port(url: str) -> tuple[str, int, str]:
+    """Host, port and path of an ``https://host[:port]/sdk`` URL."""
+    parts = urlsplit(url)
+    return parts.hostname or "", parts.port or 443, (parts.path or "/sdk").rstrip("/") or "/sdk"
+
+
+def probe(url: str, ctx: ssl.SSLContext, pin: str, timeout: float) -> Optional[str]:
+    """Connect to vCenter, check its certificate, then fetch vimServiceVersions.xml.
+
+    Returns the document (None when vCenter has none). Raises :class:`TlsError` when
+    the certificate is refused or does not match ``pin`` (nothing has been sent
+    then), :class:`ConnectionLost` when vCenter cannot be reached.
+    """
+    host, port, path = host_port(url)
+    conn = http.client.HTTPSConnection(host, port, timeout=timeout, context=ctx)
+    try:
+        try:
+            conn.connect()
+        except ssl.SSLCertVerificationError as e:
+            raise TlsError(f"certificate of {host}:{port} not trusted: {e.verify_message}") from e
+        except (OSError, http.client.HTTPException) as e:
+            raise ConnectionLost(f"cannot reach {host}:{port}: {e}") from e
+        if pin:
+            sock = conn.sock
+            der = sock.getpeercert(binary_form=True) if isinstance(sock, ssl.SSLSocket) else None
+            seen = thumbprint_of(der) if der else "none"
+            if seen != pin:
+                raise TlsError(
+                    f"certificate of {host}:{port} has SHA-256 thumbprint {seen},"
+                    f" not the pinned {pin}"
+                )
+        try:
+            conn.request("GET", path + "/vimServiceVersions.xml")
+            resp = conn.getresponse()
+            body = resp.read(MAX_VERSIONS_DOCUMENT)
+        except (OSError, http.client.HTTPException) as e:
+            raise ConnectionLost(f"{host}:{port}: {e}") from e
+        if resp.status != 200:
+            return None
+        return body.decode("utf-8", "replace")
+    finally:
+        conn.close()
+
+
+def shutdown_socket(sock: object) -> None:
+    """Cut a (TLS) socket under a thread blocked on it, without touching its SSL state."""
+    if isinstance(sock, socket.socket):
+        with contextlib.suppress(OSError):
+            socket.socket.shutdown(sock, socket.SHUT_RDWR)
+
+
+__all__ = ["host_port", "probe", "shutdown_socket", "ssl_context", "thumbprint_of"]
