@@ -1,0 +1,174 @@
+"""The inventory store: property-collector updates in, model out (fakes for pyvmomi)."""
+
+from __future__ import annotations
+
+from types import SimpleNamespace as O
+from typing import Any
+
+from eos_vmtracer.model import VlanSpec
+from eos_vmtracer.vcenter.inventory import InventoryStore
+
+
+def ref(moid: str) -> O:
+    return O(_moId=moid)
+
+
+def store() -> tuple[InventoryStore, list[str]]:
+    warnings: list[str] = []
+    return InventoryStore(warnings.append), warnings
+
+
+def assign(**values: Any) -> list[tuple[str, str, Any]]:
+    return [(k.replace("__", "."), "assign", v) for k, v in values.items()]
+
+
+PNICS = [O(key="k0", device="vmnic0", mac="aa")]
+PGS = [O(spec=O(name="VM-100", vlanId=100, vswitchName="vSwitch0", policy=None))]
+
+
+def enter_host(s: InventoryStore, state: str = "connected") -> None:
+    s.apply(
+        "host",
+        "host-1",
+        "enter",
+        [
+            ("name", "assign", "esx1"),
+            ("runtime.connectionState", "assign", state),
+            ("configManager.networkSystem", "assign", ref("hns-1")),
+            ("config.network.pnic", "assign", PNICS),
+            ("config.network.portgroup", "assign", PGS),
+        ],
+    )
+
+
+def test_enter_modify_leave() -> None:
+    s, warnings = store()
+    enter_host(s)
+    s.apply(
+        "vm",
+        "vm-1",
+        "enter",
+        [("name", "assign", "web1"), ("runtime.host", "assign", ref("host-1"))],
+    )
+    assert s.refresh()
+    assert set(s.hosts()) == {"host-1"} and s.network_system("host-1") == "hns-1"
+    assert s.vms()["vm-1"].host == "host-1" and s.vm_hosts() == {"vm-1": "host-1"}
+    assert not s.refresh()  # nothing new
+    s.apply("vm", "vm-1", "modify", [("runtime.powerState", "assign", "poweredOn")])
+    assert s.refresh() and s.vms()["vm-1"].powered_on
+    s.apply("vm", "vm-1", "modify", [("runtime.host", "remove", None)])
+    assert s.refresh() and s.vms()["vm-1"].host is None
+    s.apply("vm", "vm-1", "leave", [])
+    assert s.refresh() and s.vms() == {} and s.vm_hosts() == {}
+    assert warnings == []
+
+
+def test_a_disconnected_host_keeps_its_network_when_vcenter_stops_reporting_it() -> None:
+    s, _ = store()
+    enter_host(s)
+    s.refresh()
+    before = s.hosts()["host-1"]
+    s.apply(
+        "host",
+        "host-1",
+        "modify",
+        [
+            ("runtime.connectionState", "assign", "disconnected"),
+            ("config.network.pnic", "assign", None),
+        ],
+        missing=["config.network.portgroup"],
+    )
+    s.refresh()
+    after = s.hosts()["host-1"]
+    assert not after.connected
+    assert after.nics == before.nics and after.portgroups == before.portgroups
+    # Connected again, a real change of its network is taken.
+    s.apply("host", "host-1", "modify", assign(runtime__connectionState="connected"))
+    s.apply("host", "host-1", "modify", [("config.network.pnic", "assign", None)])
+    s.refresh()
+    assert s.hosts()["host-1"].nics == ()
+
+
+def test_an_object_that_cannot_be_translated_keeps_its_last_picture() -> None:
+    s, warnings = store()
+    enter_host(s)
+    s.refresh()
+    good = s.hosts()["host-1"]
+
+    class Exploding:
+        def __getattr__(self, name: str) -> Any:
+            raise RuntimeError("boom")
+
+    s.apply("host", "host-1", "modify", [("config.network.pnic", "assign", [Exploding()])])
+    assert not s.refresh()
+    assert s.hosts()["host-1"] is good
+    assert any("boom" in w for w in warnings)
+
+
+def test_a_switch_change_re_translates_its_portgroups() -> None:
+    s, _ = store()
+    config = O(
+        uuid="u1", pvlanConfig=[O(primaryVlanId=200, secondaryVlanId=201)], uplinkPortgroup=[]
+    )
+    s.apply(
+        "dvs",
+        "dvs-1",
+        "enter",
+        [("name", "assign", "DSwitch"), ("uuid", "assign", "u1"), ("config", "assign", config)],
+    )
+    s.apply(
+        "dvpg",
+        "dvportgroup-5",
+        "enter",
+        [
+            ("name", "assign", "DV-pvlan"),
+            ("key", "assign", "dvportgroup-5"),
+            ("config.distributedVirtualSwitch", "assign", ref("dvs-1")),
+            ("config.defaultPortConfig", "assign", O(vlan=O(pvlanId=202))),
+        ],
+    )
+    s.refresh()
+    assert s.dv_portgroups()["dvportgroup-5"].vlan.kind.value == "invalid"  # 202 unmapped
+    config2 = O(
+        uuid="u1", pvlanConfig=[O(primaryVlanId=200, secondaryVlanId=202)], uplinkPortgroup=[]
+    )
+    s.apply("dvs", "dvs-1", "modify", [("config", "assign", config2)])
+    assert s.refresh()
+    assert s.dv_portgroups()["dvportgroup-5"].vlan == VlanSpec.private(200, 202)
+    s.apply("dvpg", "dvportgroup-5", "leave", [])
+    assert s.refresh() and s.dv_portgroups() == {}
+
+
+def test_a_portgroup_seen_before_its_switch_appears_once_the_switch_does() -> None:
+    s, warnings = store()
+    s.apply(
+        "dvpg",
+        "dvportgroup-5",
+        "enter",
+        [
+            ("config.distributedVirtualSwitch", "assign", ref("dvs-1")),
+            ("config.defaultPortConfig", "assign", O(vlan=O(vlanId=5))),
+        ],
+    )
+    s.refresh()
+    assert s.dv_portgroups() == {} and warnings
+    s.apply(
+        "dvs",
+        "dvs-1",
+        "enter",
+        [("uuid", "assign", "u1"), ("config", "assign", O(uplinkPortgroup=None))],
+    )
+    s.refresh()
+    assert s.dv_portgroups()["dvportgroup-5"].vlan == VlanSpec.single(5)
+
+
+def test_a_change_to_part_of_a_property_asks_for_a_re_read() -> None:
+    s, _ = store()
+    enter_host(s)
+    s.apply("host", "host-1", "modify", [('config.network.pnic["k0"]', "assign", O())])
+    s.apply("host", "host-1", "modify", [("summary.quickStats", "assign", 1)])  # not watched
+    assert s.take_refetch() == {("host", "host-1")}
+    assert s.take_refetch() == set()
+    s.replace("host", "host-1", {"name": "esx1b", "runtime.connectionState": "connected"})
+    s.refresh()
+    assert s.hosts()["host-1"].name == "esx1b" and s.hosts()["host-1"].nics == ()
