@@ -70,8 +70,9 @@ def cli() -> None:
 
 @cli.command()
 @config_option
-def check(config_path: Optional[str]) -> None:
-    """Validate the configuration and summarise it."""
+@click.option("--offline", is_flag=True, help="Only validate the file; reach nothing.")
+def check(config_path: Optional[str], offline: bool) -> None:
+    """Validate the configuration, then reach eAPI and every vCenter."""
     config = load_config(config_path)
     s = config.switch
     click.echo(f"{config.source}: configuration is valid")

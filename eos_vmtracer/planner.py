@@ -343,8 +343,15 @@ class _Context:
             return "the ledger was reset; removing nothing until it has been rewritten"
         configured = [self.config.session(s) for s in sorted(entry.sessions)]
         live = [s for s in configured if s is not None]
-        if not live and entry.vlan not in self.config.managed_vlans():
-            return "outside every session's allowed VLANs"
+        if not live:
+            # Caused by sessions no longer configured: removable only once every
+            # configured session is synchronised (one of them may need it now).
+            if entry.vlan not in self.config.managed_vlans():
+                return "outside every session's allowed VLANs"
+            for scfg in self.config.sessions:
+                inv = self.inventory.session(scfg.name)
+                if inv is None or not inv.synced:
+                    return f"session {scfg.name} is not synchronised"
         for scfg in live:
             if entry.vlan not in scfg.allowed_vlans:
                 return f"outside allowed_vlans of session {scfg.name}"
