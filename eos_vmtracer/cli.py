@@ -11,7 +11,9 @@ never change the switch except in ``run``.
 from __future__ import annotations
 
 import enum
+import os
 import sys
+from dataclasses import replace
 from typing import Any, Callable, NoReturn, Optional, TypeVar
 
 import click
@@ -71,7 +73,10 @@ def cli() -> None:
 @cli.command()
 @config_option
 @click.option("--offline", is_flag=True, help="Only validate the file; reach nothing.")
-def check(config_path: Optional[str], offline: bool) -> None:
+@click.option(
+    "--timeout", default=60.0, show_default=True, help="Seconds to wait for each vCenter."
+)
+def check(config_path: Optional[str], offline: bool, timeout: float) -> None:
     """Validate the configuration, then reach eAPI and every vCenter."""
     config = load_config(config_path)
     s = config.switch
@@ -87,6 +92,178 @@ def check(config_path: Optional[str], offline: bool) -> None:
     for sess in config.sessions:
         mode = "" if sess.autovlan else "  (autovlan off: report only)"
         click.echo(f"  session {sess.name}: {sess.url} vlans {sess.allowed_vlans}{mode}")
+    if offline:
+        return
+    from eos_vmtracer.oneshot import collect
+
+    found = collect(config, timeout)
+    ok = True
+    if found.facts is not None:
+        f = found.facts
+        present = [n for n in s.interfaces + s.uplinks if n in f.interfaces]
+        trunks = [n for n in present if f.interfaces[n].mode == "trunk"]
+        click.echo(
+            f"eAPI: ok: {f.hostname} ({f.model}, EOS {f.version}); {len(present)} of"
+            f" {len(s.interfaces) + len(s.uplinks)} configured interfaces exist,"
+            f" {len(trunks)} are trunks"
+        )
+    else:
+        ok = False
+        click.echo(f"eAPI: FAILED: {found.switch_error}")
+    for snap in found.inventory.sessions:
+        if snap.name in found.session_errors:
+            ok = False
+            click.echo(f"vCenter {snap.name}: FAILED: {found.session_errors[snap.name]}")
+        else:
+            click.echo(f"vCenter {snap.name}: ok: {len(snap.hosts)} hosts, {len(snap.vms)} VMs")
+    if not ok:
+        sys.exit(int(ExitStatus.FAILURE))
+
+
+@cli.command()
+@config_option
+def run(config_path: Optional[str]) -> None:
+    """Run the agent in the foreground (EOS's daemon runs this)."""
+    import signal
+
+    from eos_vmtracer import logsetup
+    from eos_vmtracer.agent import Agent
+    from eos_vmtracer.switch import SwitchError
+
+    config = load_config(config_path)
+    logsetup.setup(config.log)
+    try:
+        os.makedirs(config.switch.state_dir, exist_ok=True)
+        os.makedirs(config.switch.run_dir, exist_ok=True)
+    except OSError as e:
+        fail(f"cannot create {e.filename}: {e.strerror}")
+    try:
+        agent = Agent(config)
+    except SwitchError as e:
+        fail(f"eAPI: {e}", ExitStatus.CONFIG)
+
+    def on_signal(signum: int, _frame: object) -> None:
+        agent.stop()
+
+    signal.signal(signal.SIGTERM, on_signal)
+    signal.signal(signal.SIGINT, on_signal)
+    agent.run()
+
+
+@cli.command()
+@config_option
+@click.option(
+    "--timeout", default=60.0, show_default=True, help="Seconds to wait for each vCenter."
+)
+def plan(config_path: Optional[str], timeout: float) -> None:
+    """One full sync; print the eAPI commands it would run. Changes nothing."""
+    import time
+
+    from eos_vmtracer.oneshot import collect, peek_ledger
+    from eos_vmtracer.planner import plan as make_plan
+    from eos_vmtracer.switch import plan_commands
+
+    config = load_config(config_path)
+    found = collect(config, timeout)
+    if found.facts is None:
+        fail(f"eAPI: {found.switch_error}")
+    for name, why in sorted(found.session_errors.items()):
+        click.echo(f"! vCenter {name}: {why} (nothing it caused would be removed)", err=True)
+    live = replace(config, switch=replace(config.switch, dry_run=False))
+    p = make_plan(
+        found.inventory, found.facts, live, peek_ledger(config.switch.state_dir), time.time()
+    )
+    for c in p.changes:
+        for v in c.add:
+            why = "; ".join(r.text() for r in p.add_reasons.get((c.interface, v), ())[:2])
+            click.echo(f"! {c.interface}: add {v}: {why}")
+        if c.remove:
+            click.echo(f"! {c.interface}: remove {c.remove}: unneeded for remove_delay")
+    for w in p.withheld:
+        click.echo(
+            f"! withheld {w.interface or 'vlans'}: add {w.add or '-'}"
+            f" remove {w.remove or '-'}: {w.why}"
+        )
+    for pend in p.pending:
+        when = f"due in {pend.due - time.time():.0f}s" if pend.due else f"held: {pend.held}"
+        click.echo(f"! {pend.interface}: VLAN {pend.vlan} pending removal ({when})")
+    if p.empty():
+        click.echo("! nothing to change")
+        return
+    for line in plan_commands(p):
+        click.echo(line)
+    if config.switch.dry_run:
+        click.echo("! dry_run = true: the agent would not apply this", err=True)
+
+
+SHOW_WHAT = ("sessions", "interfaces", "vms", "hosts", "history")
+
+
+@cli.command()
+@click.argument("what", type=click.Choice(SHOW_WHAT))
+@config_option
+@click.option("--json", "as_json", is_flag=True, help="JSON (schema in README.md).")
+@click.option("--limit", default=50, show_default=True, help="history: how many events.")
+def show(what: str, config_path: Optional[str], as_json: bool, limit: int) -> None:
+    """State of the running agent."""
+    import json
+    import time
+
+    from eos_vmtracer import render
+
+    config = load_config(config_path)
+    if what == "history":
+        from dataclasses import asdict
+
+        from eos_vmtracer.history import History
+
+        events = [asdict(e) for e in History(config.switch.state_dir).read(limit)]
+        click.echo(json.dumps(events, indent=2) if as_json else render.history_table(events))
+        return
+    doc = read_status_or_fail(config)
+    if as_json:
+        click.echo(json.dumps(doc[what], indent=2, sort_keys=True))
+        return
+    renderer = {
+        "sessions": render.sessions_table,
+        "interfaces": render.interfaces_table,
+        "vms": render.vms_table,
+        "hosts": render.hosts_table,
+    }[what]
+    click.echo(renderer(doc, time.time()))
+
+
+@cli.command()
+@click.argument("interface")
+@config_option
+@click.option("--vlan", type=click.IntRange(1, 4094), default=None, help="Only this VLAN.")
+def explain(interface: str, config_path: Optional[str], vlan: Optional[int]) -> None:
+    """Why each VLAN is (or is not) on INTERFACE: VMs, portgroups, hosts, timers."""
+    import time
+
+    from eos_vmtracer import render
+    from eos_vmtracer.vlans import canonical_interface
+
+    try:
+        name = canonical_interface(interface)
+    except ValueError as e:
+        fail(str(e), ExitStatus.CONFIG)
+    config = load_config(config_path)
+    doc = read_status_or_fail(config)
+    try:
+        click.echo(render.explain(doc, name, vlan, time.time()))
+    except LookupError as e:
+        fail(str(e.args[0]))
+
+
+def read_status_or_fail(config: Config) -> dict[str, Any]:
+    """The running agent's status, or exit 1 saying why there is none."""
+    from eos_vmtracer.status import StatusUnavailable, read_status
+
+    try:
+        return read_status(config.switch.run_dir)
+    except StatusUnavailable as e:
+        fail(str(e))
 
 
 def _first_last(names: tuple[str, ...]) -> str:

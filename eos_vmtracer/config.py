@@ -284,6 +284,8 @@ class SwitchConfig:
     """Seconds a VLAN must be continuously unneeded on a port before it is removed."""
     state_dir: str = field(default="/mnt/flash/vmtracer", metadata=_parse_with(_directory))
     """Where the ownership ledger, the history and the status live."""
+    run_dir: str = field(default="/var/run/vmtracer", metadata=_parse_with(_directory))
+    """Where the running agent publishes its status (volatile: not on flash)."""
     dry_run: bool = field(default=False, metadata=_parse_with(_boolean))
     """Compute and report everything, change nothing."""
     check_interval: float = field(default=60.0, metadata=_parse_with(_number(1, 86400)))

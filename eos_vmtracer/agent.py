@@ -1,0 +1,519 @@
+"""The agent: watch, plan, apply, publish, in one reconcile loop.
+
+What this module is for: :class:`Agent` wires the adapters to the planner. One
+:class:`~eos_vmtracer.vcenter.VcenterSession` per configured vCenter and the CDP
+sender run on their own threads; every change they report marks the state dirty,
+and the loop here coalesces bursts (a short settle time, a bounded delay) into
+one plan and one eAPI request. The loop also wakes when a pending removal falls
+due, when the periodic check re-reads the switch (drift repair), and on a
+heartbeat that republishes the status.
+
+It must never apply a change whose ownership it could not record first, never
+leave a change half-applied on shutdown (a reconcile in progress finishes; the
+switch adapter's configuration session is atomic), and never let an adapter's
+failure end the loop: failures are logged, published and retried with backoff.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+import random
+import threading
+import time
+from typing import Any, Callable, Optional, Protocol
+
+from eos_vmtracer import status as status_mod
+from eos_vmtracer.config import Config
+from eos_vmtracer.history import Event, History
+from eos_vmtracer.ledger import Ledger, LedgerStore
+from eos_vmtracer.model import Inventory, SessionInventory, SwitchFacts
+from eos_vmtracer.planner import Plan, plan
+from eos_vmtracer.vlans import VlanSet
+
+log = logging.getLogger("eos_vmtracer.agent")
+
+SETTLE = 0.05  # seconds without a new event before a reconcile starts
+MAX_DELAY = 0.3  # ... but never more than this after the first event
+BACKOFF_MAX = 60.0
+
+
+class SwitchPort(Protocol):
+    """What the agent needs of the switch adapter."""
+
+    def facts(self) -> SwitchFacts: ...
+    def apply(self, plan: Plan) -> SwitchFacts: ...
+    def close(self) -> None: ...
+
+
+class SessionPort(Protocol):
+    """What the agent needs of a vCenter session."""
+
+    def start(self) -> None: ...
+    def stop(self, timeout: float = 5.0) -> None: ...
+    def snapshot(self) -> SessionInventory: ...
+    def request_hint_refresh(self, host_moid: Optional[str] = None) -> None: ...
+
+
+class CdpPort(Protocol):
+    """What the agent needs of the CDP sender."""
+
+    def update(self, identity: Any, ports: Any, native_vlans: Any = None) -> None: ...
+    def start(self) -> None: ...
+    def stop(self, timeout: float = 5.0) -> None: ...
+    def stats(self) -> dict[str, Any]: ...
+
+
+def _default_switch(config: Config) -> SwitchPort:
+    from eos_vmtracer.switch import EapiSwitch
+
+    return EapiSwitch(config.switch)
+
+
+def _default_sessions(config: Config, on_change: Callable[[], None]) -> list[SessionPort]:
+    from eos_vmtracer.vcenter import VcenterSession
+
+    return [VcenterSession(s, on_change) for s in config.sessions]
+
+
+def _default_cdp(config: Config) -> Optional[CdpPort]:
+    if not config.cdp.enabled:
+        return None
+    from eos_vmtracer.cdp import CdpSender
+
+    return CdpSender(interval=config.cdp.interval, holdtime=config.cdp.holdtime)
+
+
+class Agent:
+    """The reconcile loop and everything it owns."""
+
+    def __init__(
+        self,
+        config: Config,
+        *,
+        switch: Optional[SwitchPort] = None,
+        sessions: Optional[Callable[[Callable[[], None]], list[SessionPort]]] = None,
+        cdp: Optional[CdpPort] = None,
+        clock: Callable[[], float] = time.time,
+        monotonic: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.config = config
+        self._clock = clock
+        self._mono = monotonic
+        self._wake = threading.Event()
+        self._stopping = threading.Event()
+        self._switch = switch if switch is not None else _default_switch(config)
+        make_sessions = sessions or (lambda cb: _default_sessions(config, cb))
+        self._sessions = make_sessions(self.request_reconcile)
+        self._cdp = cdp if cdp is not None else _default_cdp(config)
+        self._store = LedgerStore(config.switch.state_dir)
+        self._history = History(config.switch.state_dir)
+        self._ledger = Ledger()
+        self._facts: Optional[SwitchFacts] = None
+        self._plan: Optional[Plan] = None
+        self._inventory = Inventory()
+        self._started = clock()
+        self._switch_state: dict[str, Any] = {"reachable": False, "error": "", "since": clock()}
+        self._last: dict[str, Any] = {"at": 0.0, "duration_ms": 0.0, "result": "none", "error": ""}
+        self._counters = {
+            "reconciles": 0,
+            "applies": 0,
+            "eapi_errors": 0,
+            "vlans_added": 0,
+            "vlans_removed": 0,
+            "vlans_created": 0,
+            "vlans_deleted": 0,
+            "drift_repairs": 0,
+        }
+        self._backoff = 0.0
+        self._backoff_until = 0.0
+        self._next_check = 0.0
+        self._next_status = 0.0
+        self._cdp_ports: frozenset[str] = frozenset()
+        self._hint_refresh_at: Optional[float] = None
+        self._last_withheld: tuple[Any, ...] = ()
+        self.observers: list[Callable[[dict[str, Any]], None]] = []
+        """Called with every status document published (e.g. the EOS SDK bridge)."""
+
+    # -- control ------------------------------------------------------------------------
+    def request_reconcile(self) -> None:
+        """Mark the state dirty (thread-safe, cheap): a reconcile follows shortly."""
+        self._wake.set()
+
+    def stop(self) -> None:
+        """Ask the loop to finish (thread-safe; safe from a signal handler)."""
+        self._stopping.set()
+        self._wake.set()
+
+    @property
+    def plan(self) -> Optional[Plan]:
+        """The latest plan (for tests and tools)."""
+        return self._plan
+
+    # -- the loop -----------------------------------------------------------------------
+    def run(self) -> None:
+        """Run until :meth:`stop`; returns after a clean shutdown."""
+        self._ledger = self._store.load()
+        self._history_safe([Event(self._clock(), "start", reason=f"pid {os.getpid()}")])
+        log.info(
+            "%%VMTRACER-6-START: watching %d session(s), %d interface(s)%s",
+            len(self._sessions),
+            len(self.config.switch.interfaces),
+            " (DRY RUN: nothing will be changed)" if self.config.switch.dry_run else "",
+        )
+        for session in self._sessions:
+            session.start()
+        if self._cdp is not None:
+            self._cdp.start()
+        try:
+            self._loop()
+        finally:
+            self._shutdown()
+
+    def _loop(self) -> None:
+        while not self._stopping.is_set():
+            woke = self._wake.wait(self._timeout())
+            if self._stopping.is_set():
+                break
+            if woke:
+                self._coalesce()
+            self._wake.clear()
+            self._tick()
+
+    def _coalesce(self) -> None:
+        """Let a burst of events finish (SETTLE of quiet, at most MAX_DELAY in all)."""
+        first = self._mono()
+        while True:
+            self._wake.clear()
+            left = MAX_DELAY - (self._mono() - first)
+            if left <= 0 or not self._wake.wait(min(SETTLE, left)):
+                return
+            if self._stopping.is_set():
+                return
+
+    def _timeout(self) -> float:
+        now = self._mono()
+        deadlines = [self._next_check, self._next_status]
+        if self._plan is not None and self._plan.next_due is not None:
+            deadlines.append(now + (self._plan.next_due - self._clock()))
+        if self._hint_refresh_at is not None:
+            deadlines.append(self._hint_refresh_at)
+        if self._backoff_until > now:
+            deadlines.append(self._backoff_until)
+        return max(0.0, min(deadlines) - now)
+
+    def _tick(self) -> None:
+        now = self._mono()
+        if self._hint_refresh_at is not None and now >= self._hint_refresh_at:
+            self._hint_refresh_at = None
+            for session in self._sessions:
+                session.request_hint_refresh()
+        if now >= self._backoff_until:
+            self.reconcile(reread=now >= self._next_check or self._facts is None)
+        self.publish()
+
+    # -- one reconcile ------------------------------------------------------------------
+    def reconcile(self, reread: bool = False) -> Optional[Plan]:
+        """Read what is needed, plan, apply; returns the plan (None if the switch failed)."""
+        from eos_vmtracer.switch import PermanentSwitchError, SwitchError
+
+        started = self._mono()
+        self._counters["reconciles"] += 1
+        try:
+            if reread or self._facts is None:
+                self._set_facts(self._switch.facts())
+                self._next_check = self._mono() + self.config.switch.check_interval
+            assert self._facts is not None
+            now = self._clock()
+            self._inventory = Inventory(tuple(s.snapshot() for s in self._sessions))
+            p = plan(self._inventory, self._facts, self.config, self._ledger, now)
+            self._plan = p
+            self._report_withheld(p)
+            if p.empty():
+                if p.ledger != self._ledger or not self._ledger.trusted:
+                    self._ledger = self._store.save(p.ledger)
+            else:
+                self._apply(p, now)
+                if self._facts is not None:
+                    # What the switch and the ledger say now (an empty plan: idempotent).
+                    self._plan = plan(self._inventory, self._facts, self.config, self._ledger, now)
+            self._switch_ok()
+            self._finish(started, "ok", "")
+            return p
+        except SwitchError as e:
+            self._counters["eapi_errors"] += 1
+            permanent = isinstance(e, PermanentSwitchError)
+            self._switch_failed(str(e), permanent)
+            self._finish(started, "error", str(e))
+            return None
+        except OSError as e:
+            # The ledger could not be written: nothing was applied (see _apply).
+            log.error("%%VMTRACER-3-STATE_ERROR: %s: %s", e.filename or "state_dir", e.strerror)
+            self._finish(started, "error", f"state: {e.strerror}")
+            self._backoff_until = self._mono() + 10.0
+            return None
+
+    def _apply(self, p: Plan, now: float) -> None:
+        from eos_vmtracer.switch import PermanentSwitchError, TransientSwitchError
+
+        before = self._ledger
+        # Ownership first: what we are about to add is recorded as ours before the
+        # commit, and what we are about to remove stays ours until it is gone.
+        intent = Ledger(
+            entries={**before.entries, **p.ledger.entries},
+            created_vlans={**before.created_vlans, **p.ledger.created_vlans},
+            trusted=before.trusted,
+        )
+        self._ledger = self._store.save(intent)
+        try:
+            facts = self._switch.apply(p)
+        except PermanentSwitchError as e:
+            # Rejected and aborted: nothing was applied. Forget the intent.
+            self._ledger = self._store.save(before)
+            self._record_failure(p, now, e)
+            raise
+        except TransientSwitchError as e:
+            # The outcome is unknown (a timeout may hide a commit): keep the intent,
+            # re-read the switch next time; the planner sorts out what is really there.
+            self._facts = None
+            self._record_failure(p, now, e)
+            raise
+        self._ledger = self._store.save(p.ledger)
+        self._counters["applies"] += 1
+        self._set_facts(facts)
+        self._verify(p, facts)
+        self._record_success(p, now)
+
+    def _set_facts(self, facts: SwitchFacts) -> None:
+        self._facts = facts
+        self._update_cdp(facts)
+
+    def _verify(self, p: Plan, facts: SwitchFacts) -> None:
+        for change in p.changes:
+            iface = facts.interfaces.get(change.interface)
+            allowed = iface.allowed if iface else VlanSet.none()
+            missing = change.add - allowed
+            left = change.remove & allowed
+            if missing or left:
+                log.error(
+                    "%%VMTRACER-3-VERIFY: %s after commit: %s%s",
+                    change.interface,
+                    f"VLANs {missing} missing " if missing else "",
+                    f"VLANs {left} still allowed" if left else "",
+                )
+                self._facts = None  # read again next time
+
+    # -- records --------------------------------------------------------------------------
+    def _record_success(self, p: Plan, now: float) -> None:
+        events: list[Event] = []
+        tag = "%VMTRACER-5"
+        by_name: dict[str, list[int]] = {}
+        for v, name in sorted(p.create_vlans.items()):
+            by_name.setdefault(name, []).append(v)
+        for name, vlans in by_name.items():
+            created = VlanSet(vlans)
+            log.info("%s-VLAN_CREATE: created VLAN %s (name %s)", tag, created, name)
+            events.append(
+                Event(now, "create-vlan", vlans=str(created), reason=f"needed; name {name}")
+            )
+        for change in p.changes:
+            if change.add:
+                repaired = VlanSet(v for v in change.add if (change.interface, v) in p.repairs)
+                if repaired:
+                    self._counters["drift_repairs"] += len(repaired)
+                    log.warning(
+                        "%%VMTRACER-4-DRIFT: %s: VLAN %s was removed by someone else and is"
+                        " still needed; put it back",
+                        change.interface,
+                        repaired,
+                    )
+                    events.append(
+                        Event(
+                            now,
+                            "repair",
+                            change.interface,
+                            str(repaired),
+                            "removed by someone else",
+                        )
+                    )
+                why = _summary(
+                    [
+                        r.text()
+                        for v in change.add
+                        for r in p.add_reasons.get((change.interface, v), ())
+                    ]
+                )
+                self._counters["vlans_added"] += len(change.add)
+                log.info(
+                    "%s-VLAN_ADD: %s: added VLAN %s (%s)", tag, change.interface, change.add, why
+                )
+                events.append(Event(now, "add", change.interface, str(change.add), why))
+            if change.remove:
+                why = _summary(
+                    [p.remove_reasons.get((change.interface, v), "") for v in change.remove]
+                )
+                self._counters["vlans_removed"] += len(change.remove)
+                log.info(
+                    "%s-VLAN_REMOVE: %s: removed VLAN %s (%s)",
+                    tag,
+                    change.interface,
+                    change.remove,
+                    why,
+                )
+                events.append(Event(now, "remove", change.interface, str(change.remove), why))
+        for v in p.delete_vlans:
+            log.info(
+                "%s-VLAN_DELETE: deleted VLAN %d (created by vmtracer, no longer used)", tag, v
+            )
+            events.append(
+                Event(now, "delete-vlan", vlans=str(v), reason="created by vmtracer, unused")
+            )
+        self._counters["vlans_created"] += len(p.create_vlans)
+        self._counters["vlans_deleted"] += len(p.delete_vlans)
+        self._history_safe(events)
+
+    def _record_failure(self, p: Plan, now: float, error: Exception) -> None:
+        log.error("%%VMTRACER-3-APPLY_FAILED: switch unchanged or re-read next: %s", error)
+        touched = ", ".join(c.interface for c in p.changes[:8])
+        self._history_safe([Event(now, "error", touched, reason=str(error))])
+
+    def _report_withheld(self, p: Plan) -> None:
+        key = tuple((w.interface, w.add, w.remove, w.why) for w in p.withheld)
+        if key == self._last_withheld:
+            return
+        self._last_withheld = key
+        for w in p.withheld:
+            what = " ".join(
+                part
+                for part in (
+                    f"add {w.add}" if w.add else "",
+                    f"remove {w.remove}" if w.remove else "",
+                )
+                if part
+            )
+            log.info(
+                "%%VMTRACER-5-WITHHELD: %s: would %s (%s)", w.interface or "vlans", what, w.why
+            )
+
+    def _history_safe(self, events: list[Event]) -> None:
+        try:
+            self._history.append(events)
+        except OSError as e:
+            log.error("cannot write the history (%s); continuing", e.strerror)
+
+    def _finish(self, started: float, result: str, error: str) -> None:
+        self._last = {
+            "at": self._clock(),
+            "duration_ms": round((self._mono() - started) * 1000, 1),
+            "result": result,
+            "error": error,
+        }
+
+    def _switch_ok(self) -> None:
+        if not self._switch_state["reachable"]:
+            log.info("%VMTRACER-6-EAPI_OK: eAPI answers")
+            self._switch_state = {"reachable": True, "error": "", "since": self._clock()}
+        self._backoff = 0.0
+        self._backoff_until = 0.0
+
+    def _switch_failed(self, error: str, permanent: bool) -> None:
+        if self._switch_state["reachable"] or self._switch_state["error"] != error:
+            log.error("%%VMTRACER-3-EAPI_ERROR: %s", error)
+            self._switch_state = {"reachable": False, "error": error, "since": self._clock()}
+        self._backoff = BACKOFF_MAX if permanent else min(BACKOFF_MAX, max(1.0, self._backoff * 2))
+        delay = self._backoff * random.uniform(0.8, 1.2)
+        self._backoff_until = self._mono() + delay
+
+    # -- CDP ------------------------------------------------------------------------------
+    def _update_cdp(self, facts: SwitchFacts) -> None:
+        if self._cdp is None:
+            return
+        from eos_vmtracer.cdp import cdp_native_vlans, cdp_ports, identity_from_facts
+
+        try:
+            identity = identity_from_facts(facts, self.config.switch.hostname)
+        except ValueError as e:
+            log.error("cannot send CDP: %s", e)
+            return
+        ports = cdp_ports(self.config, facts)
+        self._cdp.update(identity, ports, cdp_native_vlans(facts, ports))
+        new = frozenset(ports) - self._cdp_ports
+        self._cdp_ports = frozenset(ports)
+        if new:
+            # ESXi hears the first frames at once; ask vCenter again shortly after.
+            self._hint_refresh_at = self._mono() + 3.0
+
+    # -- status ---------------------------------------------------------------------------
+    def status_document(self) -> dict[str, Any]:
+        """The status as published now."""
+        facts = self._facts
+        switch = dict(self._switch_state)
+        if facts is not None:
+            switch.update(hostname=facts.hostname, model=facts.model, version=facts.version)
+        cdp: dict[str, Any] = {"enabled": self._cdp is not None, "ports": {}}
+        if self._cdp is not None:
+            for name, st in sorted(self._cdp.stats().items()):
+                cdp["ports"][name] = {
+                    "frames": st.frames_sent,
+                    "last_sent": st.last_sent,
+                    "error": st.last_error if st.failing else "",
+                }
+        agent = status_mod.AgentFacts(
+            pid=os.getpid(),
+            started=self._started,
+            config=self.config.source,
+            last_reconcile=self._last,
+            counters=self._counters,
+            switch=switch,
+            cdp=cdp,
+        )
+        return status_mod.build(
+            self.config, self._inventory, facts, self._plan, agent, self._clock()
+        )
+
+    def publish(self) -> None:
+        """Write the status document (and hand it to observers)."""
+        doc = self.status_document()
+        try:
+            status_mod.write(self.config.switch.run_dir, doc)
+        except OSError as e:
+            log.error(
+                "cannot publish the status in %s (%s)", self.config.switch.run_dir, e.strerror
+            )
+        for observer in self.observers:
+            try:
+                observer(doc)
+            except Exception:  # an observer must not stop the agent
+                log.exception("status observer failed")
+        self._next_status = self._mono() + status_mod.HEARTBEAT
+
+    # -- shutdown -------------------------------------------------------------------------
+    def _shutdown(self) -> None:
+        log.info("%VMTRACER-6-STOP: stopping")
+        for session in self._sessions:
+            try:
+                session.stop()
+            except Exception:
+                log.exception("stopping a vCenter session failed")
+        if self._cdp is not None:
+            self._cdp.stop()
+        try:
+            self._switch.close()
+        except Exception:
+            log.exception("closing eAPI failed")
+        try:
+            if self._ledger.trusted:  # an untrusted ledger stays so until a reconcile wrote it
+                self._store.save(self._ledger)
+        except OSError as e:
+            log.error("cannot flush the ledger (%s)", e.strerror)
+        self._history_safe([Event(self._clock(), "stop")])
+        with contextlib.suppress(OSError):
+            os.unlink(status_mod.status_path(self.config.switch.run_dir))
+
+
+def _summary(reasons: list[str], limit: int = 3) -> str:
+    unique = list(dict.fromkeys(r for r in reasons if r))
+    if len(unique) <= limit:
+        return "; ".join(unique)
+    return "; ".join(unique[:limit]) + f"; and {len(unique) - limit} more"
