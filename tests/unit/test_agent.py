@@ -1,0 +1,315 @@
+"""The reconcile loop with fake adapters: coalescing, timers, failures, ownership on flash."""
+
+from __future__ import annotations
+
+import threading
+import time
+from dataclasses import replace
+from pathlib import Path
+from typing import Any, Callable, Optional
+
+import pytest
+
+from eos_vmtracer import status as status_mod
+from eos_vmtracer.agent import Agent
+from eos_vmtracer.config import CdpConfig, Config, LogConfig, SessionConfig, SwitchConfig
+from eos_vmtracer.ledger import LedgerStore
+from eos_vmtracer.model import (
+    Host,
+    HostPortgroup,
+    HostSwitch,
+    Neighbor,
+    NetworkRef,
+    PhysicalNic,
+    SessionInventory,
+    SessionState,
+    SwitchFacts,
+    SwitchInterface,
+    VlanSpec,
+    Vm,
+    VNic,
+)
+from eos_vmtracer.planner import Plan, simulate
+from eos_vmtracer.switch import PermanentSwitchError, TransientSwitchError
+from eos_vmtracer.vlans import VlanSet
+
+
+class FakeSwitch:
+    """A switch that applies plans to its facts, counts requests, and can fail."""
+
+    def __init__(self, facts: SwitchFacts) -> None:
+        self.facts_now = facts
+        self.applied: list[Plan] = []
+        self.reads = 0
+        self.fail_next: Optional[Exception] = None
+        self.lock = threading.Lock()
+
+    def facts(self) -> SwitchFacts:
+        with self.lock:
+            self.reads += 1
+            return self.facts_now
+
+    def apply(self, plan: Plan) -> SwitchFacts:
+        with self.lock:
+            if self.fail_next is not None:
+                error, self.fail_next = self.fail_next, None
+                raise error
+            self.applied.append(plan)
+            self.facts_now = simulate(self.facts_now, plan)
+            return self.facts_now
+
+    def operator_removes(self, iface: str, vlan: int) -> None:
+        with self.lock:
+            i = self.facts_now.interfaces[iface]
+            interfaces = dict(self.facts_now.interfaces)
+            interfaces[iface] = replace(i, allowed=i.allowed - VlanSet([vlan]))
+            self.facts_now = replace(self.facts_now, interfaces=interfaces)
+
+    def close(self) -> None:
+        pass
+
+
+class FakeSession:
+    """A vCenter session whose inventory the test edits."""
+
+    def __init__(self, inv: SessionInventory, on_change: Callable[[], None]) -> None:
+        self.inv = inv
+        self.on_change = on_change
+        self.started = self.stopped = False
+        self.hint_requests = 0
+
+    def start(self) -> None:
+        self.started = True
+
+    def stop(self, timeout: float = 5.0) -> None:
+        self.stopped = True
+
+    def snapshot(self) -> SessionInventory:
+        return self.inv
+
+    def request_hint_refresh(self, host_moid: Optional[str] = None) -> None:
+        self.hint_requests += 1
+
+    def set(self, inv: SessionInventory) -> None:
+        self.inv = inv
+        self.on_change()
+
+
+def host(moid: str, port: str) -> Host:
+    return Host(
+        moid,
+        f"esx-{moid}",
+        nics=(PhysicalNic("vmnic0", neighbors=(Neighbor("cdp", "leaf1", port),)),),
+        switches=(HostSwitch("vSwitch0", "vSwitch0", False, ("vmnic0",)),),
+        portgroups=tuple(
+            HostPortgroup(f"VM-{v}", "vSwitch0", VlanSpec.single(v)) for v in range(100, 200)
+        ),
+    )
+
+
+def vm(n: int, host_id: str, vlan: int, on: bool = True) -> Vm:
+    return Vm(
+        f"vm-{n}",
+        f"vm{n}",
+        on,
+        host_id,
+        (VNic(4000, "Network adapter 1", NetworkRef(False, f"VM-{vlan}")),),
+    )
+
+
+def inventory(vms: list[Vm], synced: bool = True) -> SessionInventory:
+    hosts = {f"host-{i}": host(f"host-{i}", f"Ethernet{i}") for i in range(1, 5)}
+    return SessionInventory(
+        "vc1",
+        SessionState.CONNECTED if synced else SessionState.DISCONNECTED,
+        synced,
+        hosts=hosts,
+        vms={v.moid: v for v in vms},
+    )
+
+
+@pytest.fixture()
+def setup(tmp_path: Path) -> Callable[..., tuple[Agent, FakeSwitch, FakeSession, threading.Thread]]:
+    agents: list[tuple[Agent, threading.Thread]] = []
+
+    def make(
+        remove_delay: float = 0.5,
+        check_interval: float = 30.0,
+        vms: Optional[list[Vm]] = None,
+        facts: Optional[SwitchFacts] = None,
+        synced: bool = True,
+    ) -> tuple[Agent, FakeSwitch, FakeSession, threading.Thread]:
+        config = Config(
+            switch=SwitchConfig(
+                interfaces=tuple(f"Ethernet{i}" for i in range(1, 5)),
+                remove_delay=remove_delay,
+                check_interval=check_interval,
+                state_dir=str(tmp_path / "state"),
+                run_dir=str(tmp_path / "run"),
+            ),
+            cdp=CdpConfig(enabled=False),
+            log=LogConfig(syslog=False),
+            sessions=(
+                SessionConfig(
+                    name="vc1", url="https://vc/sdk", allowed_vlans=VlanSet.parse("100-199")
+                ),
+            ),
+        )
+        facts = facts or SwitchFacts(
+            "leaf1",
+            interfaces={
+                f"Ethernet{i}": SwitchInterface(f"Ethernet{i}", allowed=VlanSet.parse("1-10"))
+                for i in range(1, 5)
+            },
+            vlans={1: "default", **{v: f"VM-{v}" for v in range(100, 200)}},
+        )
+        switch = FakeSwitch(facts)
+        sessions: list[FakeSession] = []
+
+        def make_sessions(cb: Callable[[], None]) -> list[Any]:
+            sessions.append(FakeSession(inventory(vms or [], synced=synced), cb))
+            return sessions
+
+        agent = Agent(config, switch=switch, sessions=make_sessions, cdp=None)
+        thread = threading.Thread(target=agent.run, daemon=True)
+        thread.start()
+        agents.append((agent, thread))
+        return agent, switch, sessions[0], thread
+
+    yield make
+    for agent, thread in agents:
+        agent.stop()
+        thread.join(10)
+
+
+def wait(pred: Callable[[], Any], timeout: float = 5.0) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            if pred():
+                return
+        except status_mod.StatusUnavailable:
+            pass
+        time.sleep(0.01)
+    raise AssertionError("condition not met in time")
+
+
+def allowed(switch: FakeSwitch, iface: str) -> VlanSet:
+    return switch.facts_now.interfaces[iface].allowed
+
+
+def test_burst_of_events_is_one_apply(setup: Any) -> None:
+    agent, switch, session, _ = setup()
+    wait(lambda: agent.plan is not None)
+    vms: list[Vm] = []
+    for n in range(200):  # 200 power-ons arriving one by one, as fast as they come
+        vms.append(vm(n, f"host-{1 + n % 4}", 100 + n % 100))
+        session.set(inventory(list(vms)))
+    wait(
+        lambda: all(
+            len(allowed(switch, f"Ethernet{i}") - VlanSet.parse("1-10")) == 25 for i in range(1, 5)
+        )
+    )
+    assert len(switch.applied) <= 2, f"{len(switch.applied)} applies for one burst"
+
+
+def test_removal_fires_when_due_without_any_event(setup: Any) -> None:
+    _agent, switch, session, _ = setup(remove_delay=0.6, vms=[vm(1, "host-1", 120)])
+    wait(lambda: 120 in allowed(switch, "Ethernet1"))
+    off = time.monotonic()
+    session.set(inventory([vm(1, "host-1", 120, on=False)]))
+    wait(lambda: 120 not in allowed(switch, "Ethernet1"), timeout=5)
+    elapsed = time.monotonic() - off
+    assert elapsed >= 0.6  # not before remove_delay
+    assert VlanSet.parse("1-10") <= allowed(switch, "Ethernet1")  # the operator's stay
+
+
+def test_drift_is_repaired_at_the_periodic_check(
+    setup: Any, caplog: pytest.LogCaptureFixture
+) -> None:
+    agent, switch, _session, _ = setup(check_interval=1.0, vms=[vm(1, "host-2", 150)])
+    wait(lambda: 150 in allowed(switch, "Ethernet2"))
+    switch.operator_removes("Ethernet2", 150)
+    wait(lambda: 150 in allowed(switch, "Ethernet2"), timeout=5)
+    wait(lambda: agent.status_document()["agent"]["counters"]["drift_repairs"] == 1)
+    assert "DRIFT" in caplog.text and "Ethernet2" in caplog.text
+
+
+def test_nothing_removed_while_session_down(setup: Any) -> None:
+    _agent, switch, session, _ = setup(remove_delay=0.2, vms=[vm(1, "host-1", 130)])
+    wait(lambda: 130 in allowed(switch, "Ethernet1"))
+    session.set(replace(inventory([]), synced=False, state=SessionState.DISCONNECTED))
+    time.sleep(1.0)
+    assert 130 in allowed(switch, "Ethernet1")
+    session.set(inventory([]))  # back, resynced, the VM is gone
+    wait(lambda: 130 not in allowed(switch, "Ethernet1"), timeout=5)
+
+
+def test_transient_failure_keeps_ownership_and_retries(setup: Any, tmp_path: Path) -> None:
+    agent, switch, session, _ = setup()
+    wait(lambda: agent.plan is not None)
+    switch.fail_next = TransientSwitchError("timed out", command="commit")
+    session.set(inventory([vm(1, "host-3", 140)]))
+    # Ownership was written before the attempt and kept (the outcome was unknown).
+    wait(lambda: ("Ethernet3", 140) in LedgerStore(str(tmp_path / "state")).load().entries)
+    wait(lambda: 140 in allowed(switch, "Ethernet3"), timeout=8)  # retried after backoff
+    wait(lambda: agent.status_document()["switch"]["reachable"] is True)
+    assert agent.status_document()["agent"]["counters"]["eapi_errors"] == 1
+
+
+def test_permanent_failure_forgets_the_intent(setup: Any, tmp_path: Path) -> None:
+    agent, switch, session, _ = setup()
+    wait(lambda: agent.plan is not None)
+    switch.fail_next = PermanentSwitchError("invalid command", command="interface Ethernet3")
+    session.set(inventory([vm(1, "host-3", 141)]))
+    wait(lambda: agent.status_document()["agent"]["counters"]["eapi_errors"] == 1)
+    assert ("Ethernet3", 141) not in LedgerStore(str(tmp_path / "state")).load().entries
+    assert 141 not in allowed(switch, "Ethernet3")
+    doc = agent.status_document()
+    assert doc["switch"]["reachable"] is False and "invalid command" in doc["switch"]["error"]
+
+
+def test_status_published_and_removed_on_stop(setup: Any, tmp_path: Path) -> None:
+    agent, switch, session, thread = setup(vms=[vm(1, "host-4", 160)])
+    run_dir = str(tmp_path / "run")
+    wait(lambda: 160 in allowed(switch, "Ethernet4"))
+    wait(lambda: "160" in str(status_mod.read_status(run_dir)["interfaces"]))
+    doc = status_mod.read_status(run_dir)
+    eth4 = next(i for i in doc["interfaces"] if i["name"] == "Ethernet4")
+    assert eth4["dynamic"] == "160" and eth4["static"] == "1-10" and eth4["required"] == "160"
+    assert eth4["reasons"]["160"][0]["subject"] == "vm1"
+    agent.stop()
+    thread.join(10)
+    assert not thread.is_alive()
+    assert session.stopped
+    with pytest.raises(status_mod.StatusUnavailable, match="not running"):
+        status_mod.read_status(run_dir)
+
+
+def test_restart_keeps_the_removal_clock(setup: Any, tmp_path: Path) -> None:
+    """A pending removal keeps its due time across a restart; nothing is removed and re-added."""
+    agent, switch, session, thread = setup(remove_delay=3.0, vms=[vm(1, "host-1", 170)])
+    wait(lambda: 170 in allowed(switch, "Ethernet1"))
+    session.set(inventory([vm(1, "host-1", 170, on=False)]))
+    wait(
+        lambda: agent.plan is not None and any(p.vlan == 170 and p.due for p in agent.plan.pending)
+    )
+    assert agent.plan is not None
+    due = next(p.due for p in agent.plan.pending if p.vlan == 170)
+    agent.stop()
+    thread.join(10)
+    # Restart with the same state dir: the session is not synced yet at first.
+    agent2, switch2, session2, _ = setup(remove_delay=3.0, facts=switch.facts_now, synced=False)
+    time.sleep(0.5)
+    assert not switch2.applied  # nothing removed while unsynced
+    session2.set(inventory([vm(1, "host-1", 170, on=False)]))
+    wait(
+        lambda: (
+            agent2.plan is not None and any(p.vlan == 170 and p.due for p in agent2.plan.pending)
+        )
+    )
+    assert agent2.plan is not None
+    assert next(p.due for p in agent2.plan.pending if p.vlan == 170) == due
+    wait(lambda: 170 not in allowed(switch2, "Ethernet1"), timeout=6)
+    assert time.time() >= due
+    assert all(not c.add for p in switch2.applied for c in p.changes)
