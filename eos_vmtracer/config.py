@@ -283,7 +283,7 @@ class SwitchConfig:
     remove_delay: float = field(default=300.0, metadata=_parse_with(_number(0, 86400 * 7)))
     """Seconds a VLAN must be continuously unneeded on a port before it is removed."""
     state_dir: str = field(default="/mnt/flash/vmtracer", metadata=_parse_with(_directory))
-    """Where the ownership ledger, the history and the status live."""
+    """Where the ownership ledger and the history live (on flash: they survive reboots)."""
     run_dir: str = field(default="/var/run/vmtracer", metadata=_parse_with(_directory))
     """Where the running agent publishes its status (volatile: not on flash)."""
     dry_run: bool = field(default=False, metadata=_parse_with(_boolean))
