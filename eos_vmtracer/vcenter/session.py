@@ -112,6 +112,10 @@ class VcenterSession:
         self._merged: dict[str, tuple[Host, dict[str, tuple[Neighbor, ...]], Host]] = {}
         self._hint_due: dict[str, float] = {}  # host moid -> monotonic time
         self._host_up: dict[str, bool] = {}
+        # Hosts asked for their neighbours at least once (answered or refused): the
+        # inventory is not "synced" while a connected host has never been asked,
+        # since without neighbours nothing it needs would be seen.
+        self._hinted: set[str] = set()
         self._conn: Optional[Connection] = None
         self._watch: Optional[Watch] = None
         self._keepalive_due = 0.0
@@ -204,10 +208,11 @@ class VcenterSession:
                 hosts = {m: self._with_neighbors(m, h) for m, h in store.hosts().items()}
                 vms = dict(store.vms())
                 dvpgs = dict(store.dv_portgroups())
+            unasked = [m for m, h in hosts.items() if h.connected and m not in self._hinted]
             self._snapshot = SessionInventory(
                 name=self.name,
                 state=self._state,
-                synced=self._synced,
+                synced=self._synced and not unasked,
                 hosts=hosts,
                 vms=vms,
                 dv_portgroups=dvpgs,
@@ -246,6 +251,7 @@ class VcenterSession:
             self._host_up.pop(m, None)
             self._neighbors.pop(m, None)
             self._merged.pop(m, None)
+            self._hinted.discard(m)
         if any(due <= now for due in self._hint_due.values()):
             self._wake.set()
 
@@ -492,13 +498,18 @@ class VcenterSession:
                 with self._lock:
                     if host_moid in self._hint_due:
                         self._hint_due[host_moid] = time.monotonic() + self.cfg.hint_interval
+                    first = host_moid not in self._hinted
+                    self._hinted.add(host_moid)
+                if first:
+                    self._publish()
                 continue
             heard = neighbors_from_hints(answer, self._log.warning)
             with self._lock:
                 if host_moid not in self._hint_due:
                     continue
                 self._hint_due[host_moid] = time.monotonic() + self.cfg.hint_interval
-                changed = self._neighbors.get(host_moid) != heard
+                changed = self._neighbors.get(host_moid) != heard or host_moid not in self._hinted
+                self._hinted.add(host_moid)
                 if changed:
                     self._neighbors[host_moid] = heard
             if changed:
