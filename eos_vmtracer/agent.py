@@ -194,13 +194,14 @@ class Agent:
 
     def _timeout(self) -> float:
         now = self._mono()
-        deadlines = [self._next_check, self._next_status]
+        # Work on the switch waits for the end of a backoff; the status heartbeat does not.
+        floor = max(now, self._backoff_until)
+        work = [self._next_check]
         if self._plan is not None and self._plan.next_due is not None:
-            deadlines.append(now + (self._plan.next_due - self._clock()))
+            work.append(now + (self._plan.next_due - self._clock()))
+        deadlines = [max(floor, t) for t in work] + [self._next_status]
         if self._hint_refresh_at is not None:
             deadlines.append(self._hint_refresh_at)
-        if self._backoff_until > now:
-            deadlines.append(self._backoff_until)
         return max(0.0, min(deadlines) - now)
 
     def _tick(self) -> None:

@@ -313,3 +313,24 @@ def test_restart_keeps_the_removal_clock(setup: Any, tmp_path: Path) -> None:
     wait(lambda: 170 not in allowed(switch2, "Ethernet1"), timeout=6)
     assert time.time() >= due
     assert all(not c.add for p in switch2.applied for c in p.changes)
+
+
+def test_no_busy_loop_while_backing_off(setup: Any) -> None:
+    """A removal falls due while eAPI is backing off: the loop waits, it does not spin."""
+    agent, switch, session, _ = setup(
+        remove_delay=0.4, vms=[vm(1, "host-1", 180), vm(2, "host-2", 181)]
+    )
+    wait(lambda: 181 in allowed(switch, "Ethernet2"))
+    session.set(inventory([vm(1, "host-1", 180, on=False), vm(2, "host-2", 181)]))
+    time.sleep(0.2)
+    switch.fail_next = PermanentSwitchError("permission denied", command="commit")
+    session.set(inventory([vm(1, "host-1", 180, on=False), vm(2, "host-2", 181, on=False)]))
+    # 180's removal fails (backoff 60 s); 181 falls due 0.2 s later, during the backoff.
+    wait(lambda: agent.status_document()["agent"]["counters"]["eapi_errors"] == 1, timeout=3)
+    time.sleep(0.4)
+    wakeups = []
+    original = agent.publish
+    agent.publish = lambda: (wakeups.append(1), original())  # type: ignore[method-assign]
+    time.sleep(1.0)
+    assert len(wakeups) <= 2, f"{len(wakeups)} wake-ups in 1 s"
+    assert 180 in allowed(switch, "Ethernet1") and 181 in allowed(switch, "Ethernet2")
