@@ -11,7 +11,7 @@ PY39 ?= $(shell p=$$(pyenv prefix 3.9.18 2>/dev/null) && [ -x "$$p/bin/python3.9
 VENV := .venv
 VENV39 := .venv39
 BUILD := build
-APT_PACKAGES := golang-go golang-github-vmware-govmomi-dev lldpd tshark iproute2 rpm zip openssl
+APT_PACKAGES := golang-go golang-github-vmware-govmomi-dev lldpd tshark iproute2 rpm zip openssl patch
 VCSIM := $(BUILD)/vcsim-lab
 PYTEST_ARGS ?=
 
@@ -48,7 +48,7 @@ $(VENV39)/.stamp: pyproject.toml
 venv: $(VENV)/.stamp
 	@if [ -n "$(PY39)" ]; then $(MAKE) --no-print-directory $(VENV39)/.stamp; fi
 
-$(VCSIM): $(wildcard tests/lab/vcsim/*.go)
+$(VCSIM): $(wildcard tests/lab/vcsim/*.go) tests/lab/vcsim/build.sh
 	@mkdir -p $(BUILD)
 	tests/lab/vcsim/build.sh $@
 
