@@ -10,7 +10,9 @@ call, and a client for its control interface::
         lab.restart()            # same port, same certificate, state from the scenario
 
 It must never leave a process or a temporary directory behind once ``stop()`` (or
-the ``with`` block) has run, and never talk to anything but the loopback interface.
+the ``with`` block) has run, and never talk to anything but the loopback interface
+(``host`` may put the vCenter endpoint on another local address, e.g. a lab veth, so
+that an agent in a network namespace reaches it; the control port stays on loopback).
 """
 
 from __future__ import annotations
@@ -79,6 +81,7 @@ class VcsimLab:
         workdir: Optional[Union[str, Path]] = None,
         binary: Optional[Path] = None,
         verbose: bool = False,
+        host: str = "127.0.0.1",
     ) -> None:
         self._own_workdir = workdir is None
         self.workdir = Path(workdir or tempfile.mkdtemp(prefix="vcsim-lab-"))
@@ -99,7 +102,7 @@ class VcsimLab:
         self.thumbprint = ""
         self.control_url = ""
         self.start_seconds = 0.0  # how long the last start took, until ready
-        self._listen = "127.0.0.1:0"
+        self._listen = f"{host}:0"  # the vCenter endpoint (the control port stays on loopback)
         self._control_listen = "127.0.0.1:0"
         self._proc: Optional[subprocess.Popen[bytes]] = None
         self._control: Optional[LabControl] = None
