@@ -83,5 +83,11 @@ demo: deps
 bench: deps
 	$(if $(PY39),$(VENV39),$(VENV))/bin/python -m bench
 
+# The EOS extension into dist/: a noarch RPM (eos_vmtracer, its pinned pure-Python
+# dependencies fetched for EOS's Python 3.9, the vmtracer command, the CLI extension)
+# and the SWIX that carries it. Same sources, same bytes. See extension/build_swix.py.
+swix: apt venv
+	$(VENV)/bin/python extension/build_swix.py --out dist --python $(if $(PY39),$(VENV39),$(VENV))/bin/python
+
 clean:
 	rm -rf $(BUILD) dist $(VENV) $(VENV39) .mypy_cache .pytest_cache .ruff_cache
