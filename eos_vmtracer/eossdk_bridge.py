@@ -79,6 +79,9 @@ DISABLE_ENV = "VMTRACER_NO_EOSSDK"
 """Set (to anything) to run ``vmtracer run`` without the SDK even where it exists."""
 OPTION_SETTLE = 1.0
 """Seconds without another option change before the options are applied."""
+RETRY_INVALID = 30.0
+"""Seconds between attempts while there is no valid configuration (a password file
+that appears later, a file edited in place)."""
 MAX_VALUE = 1000
 """Longest status value published (EOS allows 10 KB; shorter reads better)."""
 CONFIG_OPTION = "config"
@@ -396,7 +399,7 @@ class Controller:
         self.port.schedule(OPTION_SETTLE)
 
     def timeout(self) -> None:
-        """The option settle time has passed."""
+        """The option settle time (or the retry time of a bad configuration) has passed."""
         if not self._shutting_down and not self._exiting:
             self._reload()
 
@@ -458,6 +461,7 @@ class Controller:
             self._set("config_error", str(e))
             if self._agent is None:
                 self._set("state", "waiting for a valid configuration")
+                self.port.schedule(RETRY_INVALID)
             else:
                 log.error("still running with the previous configuration")
             return

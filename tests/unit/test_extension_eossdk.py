@@ -323,6 +323,27 @@ def test_no_valid_configuration_waits_without_exiting(tmp_path: Path) -> None:
     assert port.status["state"] == "waiting for a valid configuration"
     assert "configure at least one [[session]]" in port.status["config_error"]
     assert port.exits == 0 and controller.agent is None
+    assert port.scheduled == [bridge.RETRY_INVALID]  # tried again later, not only on options
+    mailbox.close()
+
+
+def test_a_configuration_that_becomes_valid_is_picked_up_on_retry(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv(PASSWORD_ENV)  # like a password file that is not there yet
+    port = FakePort({"config": str(toml_file(tmp_path))})
+    mailbox = bridge.Mailbox()
+    agents: list[FakeAgent] = []
+    controller = bridge.Controller(
+        port, "EosVmTracer", None, mailbox, lambda c: agents.append(FakeAgent(c)) or agents[-1]
+    )
+    controller.initialized()
+    assert f"environment variable {PASSWORD_ENV} is not set" in port.status["config_error"]
+    monkeypatch.setenv(PASSWORD_ENV, "now-it-is")
+    controller.timeout()
+    assert port.status["state"] == "running" and "config_error" not in port.status
+    agents[0].stop()
+    settle(controller)
     mailbox.close()
 
 
