@@ -79,6 +79,16 @@ def _python39() -> Optional[str]:
     return candidate if candidate and os.access(candidate, os.X_OK) else shutil.which("python3.9")
 
 
+def _build_python() -> str:
+    """The Python whose pip fetches the wheels, chosen as ``make swix`` chooses it (the
+    wheels built from source carry its setuptools version, so it must be the same)."""
+    for venv in (".venv39", ".venv"):
+        python = ROOT / venv / "bin" / "python"
+        if python.exists():
+            return str(python)
+    return sys.executable
+
+
 @pytest.fixture(scope="session")
 def builder() -> Any:
     return _builder()
@@ -91,7 +101,7 @@ def swix(builder: Any, tmp_path_factory: pytest.TempPathFactory) -> Path:
         return Path(fresh)
     out = tmp_path_factory.mktemp("dist")
     work = tmp_path_factory.mktemp("work")
-    return Path(builder.build(out, work, sys.executable, cache=ROOT / "build" / "swix"))
+    return Path(builder.build(out, work, _build_python(), cache=ROOT / "build" / "swix"))
 
 
 @pytest.fixture(scope="session")
@@ -187,7 +197,7 @@ def test_the_build_is_reproducible(
     ).stdout.strip()
     monkeypatch.setenv("SOURCE_DATE_EPOCH", epoch)
     again = builder.build(
-        tmp_path / "dist", tmp_path / "work", sys.executable, cache=ROOT / "build" / "swix"
+        tmp_path / "dist", tmp_path / "work", _build_python(), cache=ROOT / "build" / "swix"
     )
     assert Path(again).read_bytes() == swix.read_bytes()
 

@@ -325,3 +325,20 @@ def test_handler_module_compiles_under_python_39_syntax() -> None:
     import ast
 
     ast.parse(HANDLER_PATH.read_text(), feature_version=(3, 9))
+
+
+def test_readme_gives_the_eos_configuration_this_package_expects(yaml_doc: dict[str, Any]) -> None:
+    readme = (ROOT / "README.md").read_text()
+    name = eossdk_bridge.DEFAULT_DAEMON
+    for line in (
+        f"daemon {name}",
+        f"config-daemon-{name})# exec /usr/bin/vmtracer run",
+        "option config value /mnt/flash/vmtracer.toml",
+        "protocol unix-socket",
+        f"show daemon {name}",
+    ):
+        assert line in readme, line
+    for cmd in yaml_doc["commands"].values():
+        assert cmd["syntax"] in readme
+    assert "govc role.create vmtracer-readonly System.Anonymous System.View System.Read" in readme
+    assert "Get-VIPrivilege -Id System.Anonymous,System.View,System.Read" in readme
