@@ -485,9 +485,10 @@ class Controller:
             os.makedirs(config.switch.state_dir, exist_ok=True)
             os.makedirs(config.switch.run_dir, exist_ok=True)
             agent = self.make_agent(config)
-        except Exception as e:  # bad eAPI settings, unwritable flash: say so, keep waiting
+        except Exception as e:  # bad eAPI settings, unwritable flash: say so, try again
             log.error("%%VMTRACER-3-START: cannot start the agent: %s", e)
             self._set("state", f"cannot start: {e}")
+            self.port.schedule(RETRY_INVALID)
             return
         agent.observers.append(self.mailbox.post)
         self._crashed = False

@@ -382,6 +382,29 @@ def test_terminate_stops_the_agent_then_exits(
     assert port.exits == 1 and controller.exit_code == 0
 
 
+def test_an_agent_that_cannot_start_is_tried_again(tmp_path: Path) -> None:
+    port = FakePort({"config": str(toml_file(tmp_path))})
+    mailbox = bridge.Mailbox()
+    attempts: list[Config] = []
+
+    def make(config: Config) -> FakeAgent:
+        attempts.append(config)
+        if len(attempts) == 1:
+            raise OSError(30, "Read-only file system")
+        return FakeAgent(config)
+
+    controller = bridge.Controller(port, "EosVmTracer", None, mailbox, make)
+    controller.initialized()
+    assert port.status["state"] == "cannot start: [Errno 30] Read-only file system"
+    assert port.scheduled == [bridge.RETRY_INVALID] and port.exits == 0
+    controller.timeout()
+    assert port.status["state"] == "running" and len(attempts) == 2
+    controller.terminate()
+    settle(controller)
+    assert port.exits == 1
+    mailbox.close()
+
+
 def test_a_crashed_agent_exits_non_zero_for_procmgr(tmp_path: Path) -> None:
     port = FakePort({"config": str(toml_file(tmp_path))})
     mailbox = bridge.Mailbox()
