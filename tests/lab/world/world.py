@@ -363,6 +363,11 @@ class World:
     def agent_running(self) -> bool:
         return self._agent is not None and self._agent.poll() is None
 
+    def agent_exit_status(self) -> Optional[int]:
+        """The exit status of an agent that ended by itself (not by :meth:`stop_agent` or
+        :meth:`kill_agent`); None while it runs or when none was started."""
+        return self._agent.poll() if self._agent is not None else None
+
     def start_agent(self, *, wait: bool = True, timeout: float = 60.0) -> float:
         """Start ``vmtracer run`` in the switch namespace; with ``wait``, return once
         :meth:`ready` (the seconds that took)."""
