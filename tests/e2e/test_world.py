@@ -12,9 +12,9 @@ import time
 
 import pytest
 
-from tests.e2e.helpers import parse_table, pending, wait_status, wait_vlan
-from tests.lab.netns import is_root, run
-from tests.lab.world import World, topology
+from tests.e2e.helpers import config_changes, parse_table, pending, wait_status, wait_vlan
+from tests.lab.netns import LldpNeighbor, is_root, run
+from tests.lab.world import Cable, TopologyError, World, cdp_spec, topology
 
 pytestmark = pytest.mark.e2e
 
@@ -115,3 +115,90 @@ def test_the_world_removes_everything_it_started_even_when_its_user_fails() -> N
     assert not workdir.exists()
     assert [_describe(p) for p in pids if _alive(p)] == []
     assert time.monotonic() - started < 60
+
+
+# -- the world's own logic (no root needed) ------------------------------------------------------
+
+
+def test_a_topology_refuses_to_preset_the_neighbour_of_a_cabled_vmnic() -> None:
+    lab = topology.standard()
+    lab.validate()
+    esx1 = lab.vcenters[0].scenario["hosts"][0]
+    cheating = {**esx1, "neighbors": {"vmnic0": {"cdp": {"device_id": "leaf1"}}}}
+    vc1 = topology.Vcenter("vc1", "100-199", {**lab.vcenters[0].scenario, "hosts": [cheating]})
+    with pytest.raises(TopologyError, match="must learn its neighbour from CDP"):
+        topology.Topology(
+            vcenters=(vc1,), cables=(Cable("esx1", "vmnic0", "Ethernet1"),)
+        ).validate()
+    with pytest.raises(TopologyError, match="cabled twice"):
+        topology.Topology(
+            vcenters=lab.vcenters,
+            cables=(Cable("esx1", "vmnic0", "Ethernet1"), Cable("esx2", "vmnic0", "Ethernet1")),
+        ).validate()
+
+
+def test_the_bridge_reports_what_lldpd_parsed_as_esxi_would() -> None:
+    heard = LldpNeighbor(
+        interface="vmnic0",
+        via="CDPv2",
+        chassis_id="leaf1",
+        name="leaf1",
+        descr="DCS-7050TX-64 running on\nArista Networks EOS version 4.31.1F",
+        mgmt_ips=("192.0.2.10",),
+        port_id="Ethernet7",
+        port_descr="",
+        ttl=10,
+        native_vlan=1,
+        capabilities=("Bridge", "Router"),
+    )
+    assert cdp_spec(heard) == {
+        "device_id": "leaf1",
+        "port_id": "Ethernet7",
+        "address": "192.0.2.10",
+        "platform": "DCS-7050TX-64",
+        "version": "Arista Networks EOS version 4.31.1F",
+        "ttl": 10,
+    }
+
+
+def test_the_request_log_reader_finds_every_vlan_change() -> None:
+    log = [
+        {"n": 1, "result": "ok", "cmds": ["show version", "show vlan"]},
+        {
+            "n": 2,
+            "result": "ok",
+            "cmds": [
+                "enable",
+                "configure session vmtracer-1",
+                "vlan 101",
+                "name VM-101",
+                "exit",
+                "interface Ethernet1-2,7",
+                "switchport trunk allowed vlan add 101,103-104",
+                "interface Port-Channel10",
+                "switchport trunk allowed vlan remove 110",
+                "exit",
+                "no vlan 110",
+                "commit",
+            ],
+        },
+        {
+            "n": 3,
+            "result": "ok",
+            "cmds": [
+                "enable",
+                "configure",
+                "interface Ethernet2",
+                "switchport trunk allowed vlan 1,5",
+                "end",
+            ],
+        },
+    ]
+    got = [(c.n, c.by_agent, c.op, c.interfaces, sorted(c.vlans)) for c in config_changes(log)]
+    assert got == [
+        (2, True, "create", (), [101]),
+        (2, True, "add", ("Ethernet1", "Ethernet2", "Ethernet7"), [101, 103, 104]),
+        (2, True, "remove", ("Port-Channel10",), [110]),
+        (2, True, "delete", (), [110]),
+        (3, False, "set", ("Ethernet2",), [1, 5]),
+    ]
