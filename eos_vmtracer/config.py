@@ -198,6 +198,31 @@ def _thumbprint(value: Any) -> str:
     return match.group(1).replace(":", "").upper()
 
 
+#: File systems without per-file permissions (EOS's /mnt/flash is FAT: every file there
+#: reads as 0770, owner root, group eosadmin, fixed by the mount).
+_NO_FILE_MODES = ("vfat", "msdos", "fat", "exfat")
+MOUNTS = "/proc/mounts"
+
+
+def filesystem_type(path: str, mounts: Optional[str] = None) -> str:
+    """The type of the file system holding ``path`` ("" when unknown)."""
+    real = os.path.realpath(path)
+    best, kind = "", ""
+    try:
+        with open(mounts or MOUNTS, encoding="utf-8") as f:
+            for line in f:
+                parts = line.split()
+                if len(parts) < 3:
+                    continue
+                point = parts[1].replace("\\040", " ")
+                inside = real == point or real.startswith(point.rstrip("/") + "/")
+                if inside and len(point) >= len(best):
+                    best, kind = point, parts[2]
+    except OSError:
+        return ""
+    return kind
+
+
 def _secret_file(value: Any) -> str:
     path = _string(value)
     if not path:
@@ -208,11 +233,16 @@ def _secret_file(value: Any) -> str:
         raise _Invalid(f"cannot read {path}: {e.strerror}") from None
     if not stat.S_ISREG(st.st_mode):
         raise _Invalid(f"{path} is not a regular file")
-    if st.st_mode & 0o077:
-        raise _Invalid(
-            f"{path} is readable by group or others (mode {stat.S_IMODE(st.st_mode):04o});"
-            " chmod 600 it"
-        )
+    mode = stat.S_IMODE(st.st_mode)
+    if filesystem_type(path) in _NO_FILE_MODES:
+        # No per-file modes here: the mount decides. Refuse only a mount that lets
+        # everybody read (EOS mounts flash 0770 for root and the eosadmin group).
+        if mode & 0o007:
+            raise _Invalid(
+                f"{path} is on a FAT file system mounted readable by everybody (mode {mode:04o})"
+            )
+    elif mode & 0o077:
+        raise _Invalid(f"{path} is readable by group or others (mode {mode:04o}); chmod 600 it")
     if not os.access(path, os.R_OK):
         raise _Invalid(f"cannot read {path}: permission denied")
     return path
@@ -271,7 +301,7 @@ class SwitchConfig:
     eapi_username: str = field(default="", metadata=_parse_with(_string))
     """User for the ``http``/``https`` transports."""
     eapi_password_file: str = field(default="", metadata=_parse_with(_secret_file))
-    """File holding the eAPI password (mode 0600 or stricter)."""
+    """File holding the eAPI password (mode 0600 or stricter; see README for flash)."""
     eapi_password_env: str = field(default="", metadata=_parse_with(_env_name))
     """Environment variable holding the eAPI password."""
     eapi_timeout: float = field(default=30.0, metadata=_parse_with(_number(1, 600)))
@@ -329,7 +359,7 @@ class SessionConfig:
     username: str = field(default="", metadata=_parse_with(_string))
     """A user with a read-only role."""
     password_file: str = field(default="", metadata=_parse_with(_secret_file))
-    """File holding the password (mode 0600 or stricter)."""
+    """File holding the password (mode 0600 or stricter; see README for flash)."""
     password_env: str = field(default="", metadata=_parse_with(_env_name))
     """Environment variable holding the password."""
     allowed_vlans: VlanSet = field(default_factory=VlanSet.none, metadata=_parse_with(_vlans))

@@ -169,11 +169,16 @@ class LedgerStore:
         return replace(ledger, trusted=True)
 
 
-def write_json_atomic(path: str, doc: Any) -> None:
-    """Write ``doc`` as JSON to ``path``: temp file, fsync, rename, fsync the directory."""
+def write_json_atomic(path: str, doc: Any, mode: int = 0o644) -> None:
+    """Write ``doc`` as JSON to ``path``: temp file, fsync, rename, fsync the directory.
+
+    The file gets ``mode`` (world-readable by default: nothing written this way holds
+    a secret, and EOS CLI handlers may read it as the logged-in user).
+    """
     directory = os.path.dirname(path) or "."
     fd, tmp = tempfile.mkstemp(prefix=os.path.basename(path) + ".", suffix=".tmp", dir=directory)
     try:
+        os.fchmod(fd, mode)
         with os.fdopen(fd, "w", encoding="utf-8") as f:
             json.dump(doc, f, indent=1, sort_keys=True)
             f.write("\n")

@@ -343,3 +343,37 @@ def test_config_from_environment(tmp_path: Path, pw: Path, monkeypatch: pytest.M
     monkeypatch.setenv("VMTRACER_CONFIG", str(good))
     result = CliRunner(mix_stderr=False).invoke(cli, ["check", "--offline"])
     assert result.exit_code == 0, result.stderr
+
+
+def _fake_mounts(tmp_path: Path, fs: str) -> Path:
+    mounts = tmp_path / "mounts"
+    mounts.write_text(f"/dev/root / ext4 rw 0 0\n/dev/sda1 {tmp_path} {fs} rw,fmask=0007 0 0\n")
+    return mounts
+
+
+def test_filesystem_type_longest_mount_wins(tmp_path: Path) -> None:
+    from eos_vmtracer.config import filesystem_type
+
+    mounts = _fake_mounts(tmp_path, "vfat")
+    assert filesystem_type(str(tmp_path / "x" / "pw"), str(mounts)) == "vfat"
+    assert filesystem_type("/etc/passwd", str(mounts)) == "ext4"
+    assert filesystem_type("/etc/passwd", str(tmp_path / "absent")) == ""
+
+
+def test_password_file_on_fat_flash(
+    tmp_path: Path, pw: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """EOS's flash is FAT: files read 0770 (root, eosadmin) whatever chmod says. Accepted
+    there unless the mount lets everybody read; 0640 on a real file system is refused."""
+    import eos_vmtracer.config as config_module
+
+    pw.chmod(0o770)
+    monkeypatch.setattr(config_module, "MOUNTS", str(_fake_mounts(tmp_path, "vfat")))
+    assert load(str(write(tmp_path, GOOD, pw))).sessions[0].password_file == str(pw)
+    pw.chmod(0o775)
+    with pytest.raises(ConfigError, match="FAT file system mounted readable by everybody"):
+        load(str(write(tmp_path, GOOD, pw)))
+    pw.chmod(0o770)
+    monkeypatch.setattr(config_module, "MOUNTS", str(_fake_mounts(tmp_path, "ext4")))
+    with pytest.raises(ConfigError, match="chmod 600"):
+        load(str(write(tmp_path, GOOD, pw)))

@@ -121,3 +121,10 @@ def test_atomic_write_leaves_old_file_on_failure(tmp_path: Path) -> None:
         write_json_atomic(str(path), {"a": Unserialisable()})
     assert json.loads(path.read_text()) == {"a": 1}
     assert os.listdir(tmp_path) == ["doc.json"]
+
+
+def test_files_are_world_readable_not_secret(tmp_path: Path) -> None:
+    """Ledger and status hold no secret; EOS CLI handlers read them as the logged-in user."""
+    path = tmp_path / "doc.json"
+    write_json_atomic(str(path), {"a": 1})
+    assert (path.stat().st_mode & 0o777) == 0o644
