@@ -115,7 +115,10 @@ def check(config_path: Optional[str], offline: bool, timeout: float) -> None:
             ok = False
             click.echo(f"vCenter {snap.name}: FAILED: {found.session_errors[snap.name]}")
         else:
-            click.echo(f"vCenter {snap.name}: ok: {len(snap.hosts)} hosts, {len(snap.vms)} VMs")
+            click.echo(
+                f"vCenter {snap.name}: ok: {_count(len(snap.hosts), 'host')},"
+                f" {_count(len(snap.vms), 'VM')}"
+            )
     if not ok:
         sys.exit(int(ExitStatus.FAILURE))
 
@@ -266,6 +269,10 @@ def read_status_or_fail(config: Config) -> dict[str, Any]:
         return read_status(config.switch.run_dir)
     except StatusUnavailable as e:
         fail(str(e))
+
+
+def _count(n: int, noun: str) -> str:
+    return f"{n} {noun}" + ("" if n == 1 else "s")
 
 
 def _first_last(names: tuple[str, ...]) -> str:

@@ -178,10 +178,17 @@ def vms_table(doc: Mapping[str, Any], now: float) -> str:
 def history_table(events: Sequence[Mapping[str, Any]]) -> str:
     """``show history``."""
     rows = [
-        (clock(e["at"]), e["action"], e["interface"] or "-", e["vlans"] or "-", e["reason"] or "-")
+        (clock(e["at"]), e["action"], e["interface"] or "-", e["vlans"] or "-", _cut(e["reason"]))
         for e in events
     ]
     return table(("Time", "Action", "Interface", "VLANs", "Reason"), rows)
+
+
+def _cut(text: str, width: int = 120) -> str:
+    """A long reason, shortened for a table (``--json`` keeps it whole)."""
+    if not text:
+        return "-"
+    return text if len(text) <= width else text[: width - 3] + "..."
 
 
 def _preamble(doc: Mapping[str, Any], now: float) -> str:

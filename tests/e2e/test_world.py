@@ -70,7 +70,7 @@ def test_check_reaches_eapi_and_both_vcenters(world: World) -> None:
     out = world.vmtracer("check").stdout
     assert "eAPI: ok: leaf1 (DCS-7050TX-64, EOS 4.31.1F)" in out
     assert "vCenter vc1: ok: 3 hosts" in out
-    assert "vCenter vc2: ok: 1 hosts, 3 VMs" in out
+    assert "vCenter vc2: ok: 1 host, 3 VMs" in out
 
 
 def _namespaces() -> set[str]:
