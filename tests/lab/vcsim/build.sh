@@ -32,11 +32,14 @@ fi
 export GO111MODULE=off GOPATH=$gopath GOCACHE=$cache GOFLAGS= GOENV=off CGO_ENABLED=0
 export GOTMPDIR=$cache
 
-# One fix to govmomi's simulator, applied to a copy through a build overlay (the
-# Debian sources stay untouched): WaitForUpdatesEx re-collected every object of a
-# property filter once per queued update, so N changes in one 250 ms batch cost N
-# full collects of the inventory (a 1,000-VM power-on storm took minutes to reach
-# a client). Collecting once per batch gives the same update set.
+# Two fixes to govmomi's simulator, applied to a copy through a build overlay (the
+# Debian sources stay untouched), both in WaitForUpdatesEx:
+# - it re-collected every object of a property filter once per queued update, so N
+#   changes in one 250 ms batch cost N full collects of the inventory (a 1,000-VM
+#   power-on storm took minutes to reach a client); once per batch gives the same set;
+# - it ignored maxObjectUpdates and sent the whole initial update in one response
+#   (20,000 VMs: one response that takes ~30 s to parse, held in memory whole, and
+#   longer than a client's watchdog on a slow machine); vCenter truncates it.
 command -v patch >/dev/null 2>&1 || die "no 'patch' on PATH: install patch (make apt)"
 pc_src=$gopath/src/github.com/vmware/govmomi/simulator/property_collector.go
 overlay=$cache/vcsim-overlay
@@ -46,7 +49,53 @@ patch --quiet --forward --no-backup-if-mismatch "$overlay/property_collector.go"
   || die "the simulator patch does not apply to $pc_src (another govmomi version?)"
 --- a/simulator/property_collector.go
 +++ b/simulator/property_collector.go
-@@ -708,6 +708,11 @@
+@@ -42,6 +42,7 @@
+ 	updates []types.ObjectUpdate
+ 	mu      sync.Mutex
+ 	cancel  context.CancelFunc
++	pending []types.PropertyFilterUpdate // eos-vmtracer lab: the rest of a truncated update
+ }
+ 
+ func NewPropertyCollector(ref types.ManagedObjectReference) object.Reference {
+@@ -666,8 +667,36 @@
+ 		return true
+ 	}
+ 
++	// eos-vmtracer lab: honour WaitOptions.maxObjectUpdates for the initial update, as
++	// vCenter does (a truncated set, the rest on the next calls), instead of returning
++	// every object in one response. Later updates still come in one set per batch.
++	max := 0
++	if r.Options != nil && r.Options.MaxObjectUpdates > 0 {
++		max = int(r.Options.MaxObjectUpdates)
++	}
++	pc.mu.Lock()
++	pending := pc.pending
++	pc.mu.Unlock()
++	if r.Version != "" && len(pending) > 0 {
++		set.FilterSet, pending = truncateUpdates(pending, max)
++		pc.mu.Lock()
++		pc.pending = pending
++		pc.mu.Unlock()
++		set.Truncated = types.NewBool(len(pending) > 0)
++		set.Version = "-"
++		return body
++	}
++
+ 	if r.Version == "" {
+-		apply()                // Collect current state
++		apply() // Collect current state
++		if max > 0 && body.Res != nil {
++			var rest []types.PropertyFilterUpdate
++			set.FilterSet, rest = truncateUpdates(set.FilterSet, max)
++			pc.mu.Lock()
++			pc.pending = rest
++			pc.mu.Unlock()
++			set.Truncated = types.NewBool(len(rest) > 0)
++		}
+ 		set.Version = "-"      // Next request with Version set will wait via loop below
+ 		ctx.Map.AddHandler(pc) // Listen for create, update, delete of managed objects
+ 		return body
+@@ -708,6 +737,11 @@
  
  			log.Printf("%s: applying %d updates to %d filters", pc.Self, len(updates), len(pc.Filter))
  
@@ -58,7 +107,7 @@ patch --quiet --forward --no-backup-if-mismatch "$overlay/property_collector.go"
  			for _, f := range pc.Filter {
  				filter := ctx.Session.Get(f).(*PropertyFilter)
  				fu := types.PropertyFilterUpdate{Filter: f}
-@@ -715,13 +720,19 @@
+@@ -715,13 +749,19 @@
  				for _, update := range updates {
  					switch update.Kind {
  					case types.ObjectUpdateKindEnter: // Create
@@ -82,6 +131,38 @@ patch --quiet --forward --no-backup-if-mismatch "$overlay/property_collector.go"
  						}
  						if _, ok := filter.refs[update.Obj]; ok {
  							// This object has already been applied by the filter,
+@@ -755,6 +795,31 @@
+ 	}
+ }
+ 
++// truncateUpdates splits filter updates after max object updates (0: no limit).
++// eos-vmtracer lab.
++func truncateUpdates(fus []types.PropertyFilterUpdate, max int) ([]types.PropertyFilterUpdate, []types.PropertyFilterUpdate) {
++	if max <= 0 {
++		return fus, nil
++	}
++	var head, rest []types.PropertyFilterUpdate
++	n := 0
++	for _, fu := range fus {
++		switch {
++		case n >= max:
++			rest = append(rest, fu)
++		case n+len(fu.ObjectSet) <= max:
++			head = append(head, fu)
++			n += len(fu.ObjectSet)
++		default:
++			k := max - n
++			head = append(head, types.PropertyFilterUpdate{Filter: fu.Filter, ObjectSet: fu.ObjectSet[:k], MissingSet: fu.MissingSet})
++			rest = append(rest, types.PropertyFilterUpdate{Filter: fu.Filter, ObjectSet: fu.ObjectSet[k:]})
++			n = max
++		}
++	}
++	return head, rest
++}
++
+ // WaitForUpdates is deprecated, but pyvmomi is still using it at the moment.
+ func (pc *PropertyCollector) WaitForUpdates(ctx *Context, r *types.WaitForUpdates) soap.HasFault {
+ 	body := &methods.WaitForUpdatesBody{}
 PATCH
 printf '{"Replace": {"%s": "%s"}}\n' "$pc_src" "$overlay/property_collector.go" >"$overlay/overlay.json"
 
