@@ -16,6 +16,7 @@ from __future__ import annotations
 import json
 import os
 import time
+from collections import Counter
 from dataclasses import dataclass
 from typing import Any, Mapping, Optional
 
@@ -126,6 +127,7 @@ def _hosts_json(inventory: Inventory, plan: Plan) -> list[dict[str, Any]]:
         )
     out = []
     for session in inventory.sessions:
+        vms_on = Counter(vm.host for vm in session.vms.values())  # one pass, not one per host
         for host in sorted(session.hosts.values(), key=lambda h: h.name):
             out.append(
                 {
@@ -133,7 +135,7 @@ def _hosts_json(inventory: Inventory, plan: Plan) -> list[dict[str, Any]]:
                     "moid": host.moid,
                     "name": host.name,
                     "connected": host.connected,
-                    "vms": sum(1 for vm in session.vms.values() if vm.host == host.moid),
+                    "vms": vms_on[host.moid],
                     "links": sorted(
                         links.get((session.name, host.moid), []), key=lambda x: x["vmnic"]
                     ),
