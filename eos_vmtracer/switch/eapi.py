@@ -5,11 +5,13 @@ CLI use to talk to EOS.
 
 - :meth:`EapiSwitch.facts` reads everything the planner needs in ONE request.
 - :meth:`EapiSwitch.apply` sends a whole plan in ONE request: ``enable``,
-  ``configure session vmtracer-<unique>``, the plan's lines, ``commit``. EOS edits
-  the session's copy of the configuration and changes the running
-  configuration only at ``commit``; if any command fails, the session is left
-  pending and is aborted by a second request, so nothing half-applied remains.
-  Then it re-reads the facts so the caller can confirm.
+  ``configure session vmtracer-<unique>``, the plan's lines, ``commit``, then the
+  facts' show commands, so the caller can confirm what the switch has after the
+  commit without a second request. EOS edits the session's copy of the
+  configuration and changes the running configuration only at ``commit``; if any
+  command up to ``commit`` fails, the session is left pending and is aborted by a
+  second request, so nothing half-applied remains (and nothing after the failing
+  command runs: the shows only run after a commit).
 - Transient failures (connection refused or reset, timeout, HTTP 5xx, a session
   or configuration lock) are retried ``retries`` times with exponential backoff
   and jitter, then raised; permanent ones (invalid command, permission) are
@@ -52,6 +54,8 @@ from eos_vmtracer.switch.transport import Command, EapiTransport, Reply
 log = logging.getLogger(__name__)
 
 SESSION_PREFIX = "vmtracer-"
+#: What :meth:`EapiSwitch.facts` sends, and what :meth:`EapiSwitch.apply` sends after ``commit``.
+FACTS_COMMANDS: tuple[str, ...] = (*REQUIRED_COMMANDS, *OPTIONAL_COMMANDS)
 
 
 class Transport(Protocol):
@@ -99,18 +103,12 @@ class EapiSwitch:
 
     def facts(self) -> SwitchFacts:
         """Read the switch facts in one request (retried when transient)."""
-        commands = list(REQUIRED_COMMANDS) + list(OPTIONAL_COMMANDS)
-        reply = self._request(commands, optional_from=len(REQUIRED_COMMANDS))
-        if reply.error is not None:
-            log.debug("optional facts not read: %s", reply.error)
-        outputs = dict(zip(commands, reply.results))
-        facts = parse_facts(outputs)
-        self._stale.update(stale_sessions(outputs.get(SHOW_SESSIONS), SESSION_PREFIX))
-        self._last = facts
-        return facts
+        reply = self._request(FACTS_COMMANDS, optional_from=len(REQUIRED_COMMANDS))
+        return self._parse_facts(reply.results, reply.error)
 
     def apply(self, plan: Plan) -> SwitchFacts:
-        """Apply ``plan`` in one configuration session, then return the re-read facts.
+        """Apply ``plan`` in one configuration session; the facts read right after the
+        commit, in the same request.
 
         An empty plan sends nothing and returns the last facts read (reading them
         if there are none yet).
@@ -122,9 +120,10 @@ class EapiSwitch:
         attempt = 0
         while True:
             session = f"{SESSION_PREFIX}{int(time.time())}-{secrets.token_hex(3)}"
+            commands = session_commands(session, lines)
             try:
-                reply = self._transport.send(session_commands(session, lines))
-                if reply.error is not None:
+                reply = self._transport.send([*commands, *FACTS_COMMANDS])
+                if reply.error is not None and (reply.failed or 0) < len(commands):
                     raise reply.error
             except TransientSwitchError as e:
                 # Maybe pending (dropped mid-request, locked), maybe committed: abort.
@@ -138,7 +137,12 @@ class EapiSwitch:
                 self._abort(session)
                 raise
             log.info("committed %d configuration lines in session %s", len(lines), session)
-            return self.facts()
+            shows = reply.results[len(commands) :]
+            if len(shows) < len(REQUIRED_COMMANDS):
+                # Committed, but a show after the commit failed: read them on their own.
+                log.debug("facts after the commit not read: %s", reply.error)
+                return self.facts()
+            return self._parse_facts(shows, reply.error)
 
     def run(self, commands: Sequence[str], fmt: str = "json") -> list[dict[str, Any]]:
         """Run ``commands`` (show commands, for checks) after ``enable``; their outputs."""
@@ -156,6 +160,18 @@ class EapiSwitch:
         self.close()
 
     # -- helpers --------------------------------------------------------------------------
+
+    def _parse_facts(
+        self, results: Sequence[dict[str, Any]], error: Optional[SwitchError]
+    ) -> SwitchFacts:
+        """Facts from the outputs of :data:`FACTS_COMMANDS` (the optional ones may lack)."""
+        if error is not None:
+            log.debug("optional facts not read: %s", error)
+        outputs = dict(zip(FACTS_COMMANDS, results))
+        facts = parse_facts(outputs)
+        self._stale.update(stale_sessions(outputs.get(SHOW_SESSIONS), SESSION_PREFIX))
+        self._last = facts
+        return facts
 
     def _request(
         self, commands: Sequence[Command], fmt: str = "json", optional_from: Optional[int] = None

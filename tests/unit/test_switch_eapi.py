@@ -55,7 +55,7 @@ class Scripted:
         self.sent.append(texts)
         if texts[0] == "show hostname":
             return facts_reply(texts)
-        step = self.script.pop(0) if self.script else Reply([{} for _ in texts])
+        step = self.script.pop(0) if self.script else applied_reply(texts)
         if isinstance(step, SwitchError):
             raise step
         if callable(step):
@@ -64,6 +64,12 @@ class Scripted:
 
     def close(self) -> None:
         pass
+
+
+def applied_reply(texts: list[str]) -> Reply:
+    """Empty outputs up to ``commit``; the shows after it answered from recordings."""
+    n = texts.index("commit") + 1 if "commit" in texts else len(texts)
+    return Reply([{} for _ in texts[:n]] + facts_reply(texts[n:]).results)
 
 
 def command_error(texts: list[str], index: int, code: int, message: str) -> Reply:
@@ -128,18 +134,42 @@ def test_permanent_errors_are_not_retried() -> None:
     assert transport.requests == 1 and sleeps == []
 
 
-def test_apply_is_one_session_then_a_re_read() -> None:
+def test_apply_is_one_session_and_the_facts_after_it_in_one_request() -> None:
     transport = Scripted()
     facts = switch(transport).apply(PLAN)
-    apply_request, reread = transport.sent
+    (apply_request,) = transport.sent
     assert apply_request[0] == "enable"
     assert apply_request[1].startswith("configure session vmtracer-")
-    assert apply_request[2:] == [
+    assert apply_request[2:5] == [
         "interface Ethernet1",
         "switchport trunk allowed vlan add 10",
         "commit",
     ]
-    assert reread[0] == "show hostname"
+    assert apply_request[5:] == [*REQUIRED_COMMANDS, *OPTIONAL_COMMANDS]
+    assert facts.hostname == "localhost"
+
+
+def test_no_ipv6_after_the_commit_is_tolerated_in_the_same_request() -> None:
+    def no_ipv6(texts: list[str]) -> Reply:
+        reply = applied_reply(texts[:-1])
+        reply.error = classify_eapi_error(1000, "No IPv6 configured interfaces", texts[-1])
+        reply.failed = len(texts) - 1
+        return reply
+
+    transport = Scripted(no_ipv6)
+    facts = switch(transport).apply(PLAN)
+    assert transport.requests == 1
+    assert facts.mgmt_addresses == ("192.168.1.16",)
+
+
+def test_a_show_failing_after_the_commit_reads_the_facts_again() -> None:
+    def bad_show(texts: list[str]) -> Reply:
+        return command_error(texts, texts.index("commit") + 2, 1000, "could not run command")
+
+    transport = Scripted(bad_show)
+    facts = switch(transport).apply(PLAN)
+    apply_request, reread = transport.sent
+    assert "commit" in apply_request and reread[0] == "show hostname"
     assert facts.hostname == "localhost"
 
 
@@ -165,10 +195,10 @@ def test_transient_failure_aborts_then_retries_in_a_new_session() -> None:
     locked = lambda t: command_error(t, 1, 1000, "configuration is locked by another session")  # noqa: E731
     transport = Scripted(locked)
     switch(transport).apply(PLAN)
-    first, abort, second, reread = transport.sent
+    first, abort, second = transport.sent
     assert abort[-1] == f"{first[1]} abort"
-    assert second[1] != first[1] and second[-1] == "commit"
-    assert reread[0] == "show hostname"
+    assert second[1] != first[1] and "commit" in second
+    assert second[-1] == OPTIONAL_COMMANDS[-1]
 
 
 def test_an_abort_that_cannot_be_sent_is_done_before_the_next_apply() -> None:
@@ -181,7 +211,7 @@ def test_an_abort_that_cannot_be_sent_is_done_before_the_next_apply() -> None:
     transport.sent.clear()
     sw.apply(PLAN)
     assert transport.sent[0] == ["enable", f"configure session {lost} abort"]
-    assert transport.sent[1][-1] == "commit"
+    assert "commit" in transport.sent[1]
 
 
 def test_pending_sessions_of_an_earlier_run_are_aborted_before_applying() -> None:
@@ -199,7 +229,7 @@ def test_pending_sessions_of_an_earlier_run_are_aborted_before_applying() -> Non
     sw._transport = transport
     sw.apply(PLAN)
     assert transport.sent[0] == ["enable", "configure session vmtracer-1700000000-abcdef abort"]
-    assert transport.sent[1][-1] == "commit"
+    assert "commit" in transport.sent[1]
 
 
 def test_run_hides_enable() -> None:
