@@ -28,6 +28,7 @@ from eos_vmtracer.vcenter.translate import (
     host_from_props,
     moid,
     vm_from_props,
+    vnic_devices,
 )
 
 _T = TypeVar("_T")
@@ -82,6 +83,8 @@ class InventoryStore:
         for name, op, value in changes:
             if name in watched:
                 values[name] = None if op in ("remove", "indirectRemove") else value
+                if kind == "vm" and name == "config.hardware.device":
+                    values[name] = vnic_devices(values[name])  # the rest is never read
             elif any(name.startswith(p + ".") or name.startswith(p + "[") for p in watched):
                 self._refetch.add((kind, obj_moid))  # a part of a watched value: read it whole
         for path in missing:

@@ -316,6 +316,16 @@ def with_neighbors(host: Host, neighbors: Mapping[str, tuple[Neighbor, ...]]) ->
 # -- VMs -------------------------------------------------------------------------------
 
 
+def vnic_devices(devices: Any) -> Any:
+    """The virtual Ethernet cards of a VM's ``config.hardware.device`` (the only devices
+    :func:`vm_from_props` reads); a value that is not a list comes back as it is, so
+    that translating it still reports it. Keeping only these is most of the memory a
+    VM's raw properties take (a VM has ten or more devices, each a tree of objects)."""
+    if not isinstance(devices, (list, tuple)):
+        return devices
+    return [d for d in devices if getattr(d, "macAddress", _MISSING) is not _MISSING]
+
+
 def vm_from_props(vm_moid: str, props: Props, warn: Warn) -> Vm:
     """A VM from its watched properties; vNICs with unusable backings get network None."""
     name = _text(props.get("name")) or vm_moid
@@ -482,5 +492,6 @@ __all__ = [
     "vlan_from_distributed",
     "vlan_from_standard",
     "vm_from_props",
+    "vnic_devices",
     "with_neighbors",
 ]

@@ -172,3 +172,22 @@ def test_a_change_to_part_of_a_property_asks_for_a_re_read() -> None:
     s.replace("host", "host-1", {"name": "esx1b", "runtime.connectionState": "connected"})
     s.refresh()
     assert s.hosts()["host-1"].name == "esx1b" and s.hosts()["host-1"].nics == ()
+
+
+def test_a_vm_keeps_only_its_vnics_of_its_devices() -> None:
+    s, warnings = store()
+    nic = O(
+        key=4000,
+        macAddress="00:50:56:00:00:01",
+        deviceInfo=O(label="Network adapter 1"),
+        connectable=O(connected=True),
+        backing=O(deviceName="VM-100"),
+    )
+    devices = [O(key=200, deviceInfo=O(label="IDE 0")), nic, O(key=500, controllerKey=100)]
+    s.apply("vm", "vm-1", "enter", assign(name="web1", config__hardware__device=devices))
+    assert s.refresh()
+    assert s._props["vm"]["vm-1"]["config.hardware.device"] == [nic]
+    assert [n.key for n in s.vms()["vm-1"].nics] == [4000] and warnings == []
+    s.apply("vm", "vm-2", "enter", assign(name="bad", config__hardware__device="junk"))
+    s.refresh()
+    assert warnings  # a value that is not a list is still reported
