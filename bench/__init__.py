@@ -1,0 +1,11 @@
+"""The benchmark suite: the SPEC's targets measured against the real code and the lab peers.
+
+What this package is for: ``python -m bench`` (``make bench``) runs every benchmark
+and prints one JSON document; each benchmark measures one SPEC target against a
+baseline measured in the same run, on the same machine, at the same time (see
+``bench/__main__.py``). ``bench/cdp_send.py`` is a separate script (root, network
+namespaces) that the suite calls when it can.
+
+It must never be imported by runtime code (eos_vmtracer/) nor run as part of
+``make test``, and must leave no process, socket or temporary directory behind.
+"""
