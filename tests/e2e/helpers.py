@@ -63,13 +63,22 @@ def config_changes(requests: Iterable[dict[str, Any]]) -> list[Change]:
                     interfaces = expand_interfaces(c.split(None, 1)[1])
             else:
                 op, vlans, ifaces = found
-                result = str(req.get("result", "?"))
-                out.append(Change(int(req["n"]), by_agent, result, op, ifaces, vlans))
+                out.append(Change(int(req["n"]), by_agent, _outcome(req, cmds), op, ifaces, vlans))
                 if op == "create":
                     interfaces = ()
             if c in ("exit", "end"):
                 interfaces = ()
     return out
+
+
+def _outcome(req: dict[str, Any], cmds: list[str]) -> str:
+    """"ok" when the request's configuration took effect: it all ran, or it failed only
+    after its ``commit`` (the agent reads the facts after the commit in the same
+    request, and an optional show there may fail)."""
+    result = str(req.get("result", "?"))
+    if result == "error" and "commit" in cmds and int(req.get("failed", -1)) > cmds.index("commit"):
+        return "ok"
+    return result
 
 
 def _parse_line(
