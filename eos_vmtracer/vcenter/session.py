@@ -67,6 +67,7 @@ class SessionTiming:
 
 
 _RETRY_AT_ONCE = 0.0
+HINT_PUBLISH_EVERY = 0.25  # seconds: neighbours learnt in a hint round are published this often
 
 
 class _NoLock:
@@ -473,7 +474,18 @@ class VcenterSession:
             self._publish()
 
     def _refresh_hints(self, conn: Connection) -> None:
+        unpublished = [False]  # a host's neighbours changed since the last publish
+        try:
+            self._ask_hints(conn, unpublished)
+        finally:
+            if unpublished[0]:
+                self._publish()
+
+    def _ask_hints(self, conn: Connection, unpublished: list[bool]) -> None:
+        """QueryNetworkHint for every host due; publishes at most every HINT_PUBLISH_EVERY
+        (a round over 1,000 hosts would otherwise rebuild the snapshot 1,000 times)."""
         now = time.monotonic()
+        published = now
         due: list[tuple[str, str]] = []
         with self._lock:
             store = self._store
@@ -500,8 +512,7 @@ class VcenterSession:
                         self._hint_due[host_moid] = time.monotonic() + self.cfg.hint_interval
                     first = host_moid not in self._hinted
                     self._hinted.add(host_moid)
-                if first:
-                    self._publish()
+                unpublished[0] |= first
                 continue
             heard = neighbors_from_hints(answer, self._log.warning)
             with self._lock:
@@ -512,8 +523,10 @@ class VcenterSession:
                 self._hinted.add(host_moid)
                 if changed:
                     self._neighbors[host_moid] = heard
-            if changed:
+            unpublished[0] |= changed
+            if unpublished[0] and time.monotonic() - published >= HINT_PUBLISH_EVERY:
                 self._publish()
+                unpublished[0], published = False, time.monotonic()
 
     def _cleanup(self, conn: Connection, watch: Optional[Watch]) -> None:
         if watch is not None:
