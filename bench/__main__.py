@@ -8,7 +8,7 @@ pass-fail. Progress goes to stderr.
 
     python -m bench [--quick] [--only NAME ...] [--strict] [--no-cdp]
 
-``--quick`` runs fewer samples and repeats (about 4 minutes instead of about 9);
+``--quick`` runs fewer samples and repeats (about 4 minutes instead of about 8);
 ``--only`` picks benchmarks (planner, latency, storm, vcenter_load, scale, cdp_send);
 ``--strict`` exits 1 when a target is missed (else 0 unless a benchmark crashed: 2).
 ``bench/cdp_send.py`` (root, network namespaces) runs when this is root and the

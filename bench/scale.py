@@ -13,7 +13,8 @@ ports, VMs spread over 40 VLANs, half of them on a distributed switch) serves:
   "synced" in its status document and to the switch carrying every VLAN the VMs
   need; then its RSS (``VmRSS`` now, ``VmHWM`` peak) and CPU time, against the RSS
   of the same agent watching a 4-host lab (the baseline); and, for information,
-  event-to-VLAN latency at this size (power-ons of VMs kept off for the purpose).
+  event-to-VLAN latency at this size (power-ons of VMs kept off for the purpose)
+  against a bare client's delivery of the same events.
 
 It must never run the agent in this process for the RSS figure (this process holds
 the lab clients), and must leave nothing running.
@@ -117,6 +118,7 @@ def _session_sync(lab: Any, workdir: str, vms: int) -> dict[str, float]:
 def _agent(lab: Any, workdir: str, need: dict[str, set[int]], probes: int) -> dict[str, Any]:
     rng = random.Random(3)
     latencies: list[float] = []
+    deliveries: list[float] = []
     with TimedSwitch(workdir, vlans=STD + DV + EVENT_VLANS) as sw:
         config = _write_config(workdir, lab, sw.socket)
         with AgentProcess(workdir, config) as agent:
@@ -127,13 +129,24 @@ def _agent(lab: Any, workdir: str, need: dict[str, set[int]], probes: int) -> di
             mem = memory_kb(agent.pid)
             cpu = cpu_seconds(agent.pid)
             requests = len(sw.log)
-            for i in range(probes):
-                time.sleep(rng.uniform(1.0, 2.0))
-                port = fabric.port_of((i * 97) % HOSTS, 48)
-                t0 = time.monotonic()
-                lab.control.power(f"probe{i}", on=True)
-                landed = sw.wait(lambda p=port, v=EVENT_VLANS[i]: v in sw.allowed()[p], 30)
-                latencies.append(landed - t0)
+            moids = {n: v["moid"] for n, v in lab.control.state()["vms"].items()}
+            bare = BareWatcher(lab).start()  # the simulator's delivery at this size
+            try:
+                for i in range(probes):
+                    time.sleep(rng.uniform(1.5, 2.5))
+                    port, moid = fabric.port_of((i * 97) % HOSTS, 48), moids[f"probe{i}"]
+                    t0 = time.monotonic()
+                    lab.control.power(f"probe{i}", on=True)
+                    landed = sw.wait(lambda p=port, v=EVENT_VLANS[i]: v in sw.allowed()[p], 30)
+                    seen = bare.wait(
+                        lambda s, m=moid: s.moid == m and s.path == "runtime.powerState",
+                        since=t0,
+                        timeout=30,
+                    )
+                    latencies.append(landed - t0)
+                    deliveries.append(seen - t0)
+            finally:
+                bare.stop()
             peak = memory_kb(agent.pid).get("VmHWM", 0)
     return {
         "synced_s": synced_at - began,
@@ -143,6 +156,7 @@ def _agent(lab: Any, workdir: str, need: dict[str, set[int]], probes: int) -> di
         "cpu_s": cpu,
         "eapi_requests": requests,
         "event_s": latencies,
+        "delivery_s": deliveries,
     }
 
 
@@ -198,6 +212,7 @@ def run(quick: bool = False) -> dict[str, Any]:
         "agent_cpu_s": [round(a["cpu_s"], 1) for a in agents],
         "agent_eapi_requests_to_converge": [a["eapi_requests"] for a in agents],
         "agent_event_to_vlan_ms": summary([x for a in agents for x in a["event_s"]]),
+        "bare_delivery_of_those_events_ms": summary([x for a in agents for x in a["delivery_s"]]),
         "baseline": {
             "bare_read_ms": summary([b["read_s"] for b in bare]),
             "bare_objects": bare[0]["objects"],
