@@ -537,11 +537,11 @@ def _check_cdp(c: CdpConfig, source: str) -> None:
             )
 
 
-def load(path: str) -> Config:
-    """Read and validate the TOML file at ``path``."""
+def read_toml(path: str) -> dict[str, Any]:
+    """The TOML document at ``path``, unvalidated; :class:`ConfigError` when unreadable."""
     try:
         with open(path, "rb") as f:
-            data = tomllib.load(f)
+            return dict(tomllib.load(f))
     except FileNotFoundError:
         raise ConfigError(path, "", "no such file") from None
     except OSError as e:
@@ -550,7 +550,11 @@ def load(path: str) -> Config:
         raise ConfigError(path, "", f"not valid TOML: {e}") from None
     except UnicodeDecodeError:
         raise ConfigError(path, "", "not valid TOML: the file is not UTF-8") from None
-    return from_mapping(data, path)
+
+
+def load(path: str) -> Config:
+    """Read and validate the TOML file at ``path``."""
+    return from_mapping(read_toml(path), path)
 
 
 def default_path() -> str:
@@ -589,4 +593,5 @@ __all__ = [
     "default_path",
     "from_mapping",
     "load",
+    "read_toml",
 ]

@@ -64,6 +64,7 @@ from eos_vmtracer.config import (
     SwitchConfig,
     default_path,
     from_mapping,
+    read_toml,
 )
 
 if sys.version_info >= (3, 11):
@@ -136,20 +137,6 @@ def option_value(cls: type, key: str, text: str) -> Any:
     return text
 
 
-def _read_toml(path: str) -> dict[str, Any]:
-    try:
-        with open(path, "rb") as f:
-            return dict(tomllib.load(f))
-    except FileNotFoundError:
-        raise ConfigError(path, "", "no such file") from None
-    except OSError as e:
-        raise ConfigError(path, "", f"cannot read: {e.strerror}") from None
-    except tomllib.TOMLDecodeError as e:
-        raise ConfigError(path, "", f"not valid TOML: {e}") from None
-    except UnicodeDecodeError:
-        raise ConfigError(path, "", "not valid TOML: the file is not UTF-8") from None
-
-
 def _table(data: dict[str, Any], key: str, source: str, where: str) -> dict[str, Any]:
     value = data.setdefault(key, {})
     if not isinstance(value, dict):
@@ -208,7 +195,7 @@ def config_from_options(
     data: dict[str, Any] = {}
     source = where
     if explicit or not others or os.path.exists(path):
-        data = _read_toml(path)
+        data = read_toml(path)
         source = f"{path} + {where}" if others else path
     for key in others:
         _set_option(data, key, opts[key], where)

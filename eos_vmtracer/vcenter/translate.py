@@ -96,6 +96,11 @@ def _name(obj: Any) -> str:
 
 def vlan_from_standard(vlan_id: Any) -> VlanSpec:
     """A standard portgroup's vlanId: 0 untagged, 1-4094 one VLAN, 4095 trunk of all."""
+    return _vlan_id(vlan_id, all_at_4095=True)
+
+
+def _vlan_id(vlan_id: Any, all_at_4095: bool) -> VlanSpec:
+    """One VLAN id: 0 untagged, 1-4094 that VLAN, 4095 every VLAN (standard only)."""
     vid = _int(vlan_id)
     if vid is None:
         return VlanSpec.invalid(f"VLAN id {vlan_id!r} is not a number")
@@ -103,7 +108,7 @@ def vlan_from_standard(vlan_id: Any) -> VlanSpec:
         return VlanSpec.untagged()
     if VLAN_MIN <= vid <= VLAN_MAX:
         return VlanSpec.single(vid)
-    if vid == 4095:
+    if vid == 4095 and all_at_4095:
         return VlanSpec.trunk(VlanSet.all())
     return VlanSpec.invalid(f"VLAN id {vid} is out of range")
 
@@ -132,14 +137,7 @@ def vlan_from_distributed(spec: Any, pvlan_primary: Mapping[int, int]) -> VlanSp
         return VlanSpec.invalid(f"unknown VLAN setting {_name(spec)}")
     if isinstance(vlan_id, (list, tuple)):
         return _trunk(vlan_id)
-    vid = _int(vlan_id)
-    if vid is None:
-        return VlanSpec.invalid(f"VLAN id {vlan_id!r} is not a number")
-    if vid == 0:
-        return VlanSpec.untagged()
-    if VLAN_MIN <= vid <= VLAN_MAX:
-        return VlanSpec.single(vid)
-    return VlanSpec.invalid(f"VLAN id {vid} is out of range")
+    return _vlan_id(vlan_id, all_at_4095=False)
 
 
 def _trunk(ranges: Iterable[Any]) -> VlanSpec:
