@@ -268,21 +268,25 @@ def _add_need(
     allowed: VlanSet,
     host: Host,
     ref: NetworkRef,
-    reason: Reason,
+    who: tuple[str, str, str, str],
 ) -> None:
+    """Record what the NIC ``who`` (kind, name, id, adapter label) on ``host`` needs."""
     spec, uplinks, pg_name = _spec_and_uplinks(session, host, ref)
     if spec is None or not spec.vlans:
         return
-    reason = replace(reason, portgroup=pg_name)
+    kind, subject, subject_id, label = who
     inside = spec.vlans & allowed
     outside = spec.vlans - allowed
     for vmnic in uplinks:
         iface = ports.by_nic.get((session.name, host.moid, vmnic))
         if iface is None:
             continue
+        reason = Reason(
+            kind, session.name, host.name, host.moid, subject, subject_id, label, pg_name, vmnic
+        )
         per_vlan = needs.need.setdefault(iface, {})
         for vlan in inside:
-            per_vlan.setdefault(vlan, []).append(replace(reason, vmnic=vmnic))
+            per_vlan.setdefault(vlan, []).append(reason)
         if outside:
             why = f"outside allowed_vlans of {session.name} ({reason.text()})"
             kept_off = needs.excluded.setdefault(iface, {})
@@ -293,30 +297,32 @@ def _add_need(
 def _session_needs(
     session: SessionInventory, allowed: VlanSet, ports: _Ports, needs: _Needs
 ) -> None:
+    # Only hosts cabled to this switch can need anything here: the VMs elsewhere (most
+    # of a large vCenter) cost one set lookup each.
+    cabled = {h for (s, h, _) in ports.by_nic if s == session.name}
     for host in session.hosts.values():
+        if host.moid not in cabled:
+            continue
         for vmk in host.vmknics:
-            reason = Reason("vmk", session.name, host.name, host.moid, vmk.device)
-            _add_need(needs, ports, session, allowed, host, vmk.network, reason)
+            who = ("vmk", vmk.device, "", "")
+            _add_need(needs, ports, session, allowed, host, vmk.network, who)
     for vm in session.vms.values():
         if not vm.powered_on:
             continue
         placements: list[tuple[str, str]] = []
-        if vm.host:
+        if vm.host in cabled:
             placements.append(("vm", vm.host))
         migration = session.migrations.get(vm.moid)
-        if migration and migration.dest_host != vm.host:
+        if migration and migration.dest_host != vm.host and migration.dest_host in cabled:
             placements.append(("migration", migration.dest_host))
         for kind, host_id in placements:
             where = session.hosts.get(host_id)
             if where is None:
                 continue
             for nic in vm.nics:
-                if not nic.connected or nic.network is None:
-                    continue
-                why = Reason(
-                    kind, session.name, where.name, where.moid, vm.name, vm.moid, nic.label
-                )
-                _add_need(needs, ports, session, allowed, where, nic.network, why)
+                if nic.connected and nic.network is not None:
+                    who = (kind, vm.name, vm.moid, nic.label)
+                    _add_need(needs, ports, session, allowed, where, nic.network, who)
 
 
 # -- the plan itself -------------------------------------------------------------------
@@ -646,6 +652,39 @@ def _vlan_changes(ctx: _Context, out: _Builder) -> tuple[dict[int, str], VlanSet
             delete.append(v)
             del created[v]
     return create, VlanSet(delete), created
+
+
+# -- after application -------------------------------------------------------------------
+
+
+def applied(plan_: Plan, facts: SwitchFacts) -> Plan:
+    """``plan_`` as it stands once applied, ``facts`` being the switch read after the commit.
+
+    The needs, reasons, timers and ledger are the plan's own; only the interface views
+    are brought up to date, and nothing is left to apply. Equal to planning again over
+    ``facts`` and ``plan_.ledger`` at the same time, without the cost of it.
+    """
+    owned_by = plan_.ledger.by_interface()
+    views: dict[str, InterfaceView] = {}
+    for name, view in plan_.interfaces.items():
+        iface = facts.interfaces.get(name)
+        if iface is None or view.note:
+            views[name] = view
+            continue
+        owned = VlanSet(v for v in owned_by.get(name, {}) if v in iface.allowed)
+        views[name] = replace(
+            view, mode=iface.mode, allowed=iface.allowed, static=iface.allowed - owned, owned=owned
+        )
+    return replace(
+        plan_,
+        changes=(),
+        create_vlans={},
+        delete_vlans=VlanSet.none(),
+        add_reasons={},
+        remove_reasons={},
+        repairs=frozenset(),
+        interfaces=views,
+    )
 
 
 # -- simulation (for tests, ``plan`` output and idempotence) -----------------------------

@@ -275,6 +275,9 @@ def _explain_vlan(
     lines = [f"  VLAN {vlan}: {state}"]
     for r in reasons:
         lines.append(f"    needed by {r['text']}")
+    more = entry.get("reasons_more", {}).get(str(vlan), 0)
+    if more:
+        lines.append(f"    ... and by {more} more (vmtracer show vms lists them all)")
     if pending is not None:
         if pending["due"] is not None:
             lines.append(

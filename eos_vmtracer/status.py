@@ -31,6 +31,7 @@ SCHEMA_VERSION = 1
 FILE_NAME = "status.json"
 HEARTBEAT = 5.0  # seconds between status writes when nothing happens
 STALE_AFTER = 4 * HEARTBEAT
+MAX_REASONS = 20  # reasons listed per interface and VLAN; the rest are counted
 
 
 @dataclass(frozen=True)
@@ -106,7 +107,13 @@ def _interfaces_json(plan: Plan) -> list[dict[str, Any]]:
                 "pending": sorted(pending_by.get(name, []), key=_by_vlan),
                 "excluded": {str(v): list(w) for v, w in sorted(view.excluded.items())},
                 "reasons": {
-                    str(v): [_reason_json(r) for r in rs] for v, rs in sorted(view.needed.items())
+                    str(v): [_reason_json(r) for r in rs[:MAX_REASONS]]
+                    for v, rs in sorted(view.needed.items())
+                },
+                "reasons_more": {
+                    str(v): len(rs) - MAX_REASONS
+                    for v, rs in sorted(view.needed.items())
+                    if len(rs) > MAX_REASONS
                 },
                 "note": view.note,
             }
@@ -374,6 +381,7 @@ STATUS_SCHEMA: dict[str, Any] = {
                     "pending",
                     "excluded",
                     "reasons",
+                    "reasons_more",
                     "note",
                 ],
                 "properties": {

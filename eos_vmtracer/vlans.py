@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Iterator
+from typing import Optional
 
 VLAN_MIN = 1
 VLAN_MAX = 4094
@@ -25,7 +26,7 @@ class VlanSet:
     the empty set; :meth:`parse` reads every form EOS prints or accepts.
     """
 
-    __slots__ = ("_ids",)
+    __slots__ = ("_ids", "_text")
 
     def __init__(self, ids: Iterable[int] = ()) -> None:
         frozen = frozenset(ids)
@@ -35,6 +36,7 @@ class VlanSet:
             if not VLAN_MIN <= vid <= VLAN_MAX:
                 raise ValueError(f"VLAN {vid} is out of range {VLAN_MIN}-{VLAN_MAX}")
         self._ids: frozenset[int] = frozen
+        self._text: Optional[str] = None
 
     # -- construction -----------------------------------------------------------------
     @classmethod
@@ -94,19 +96,24 @@ class VlanSet:
     # -- formatting -------------------------------------------------------------------
     def ranges(self) -> list[tuple[int, int]]:
         """The set as sorted, maximal ``(first, last)`` runs."""
-        out: list[tuple[int, int]] = []
-        for vid in sorted(self._ids):
-            if out and out[-1][1] == vid - 1:
-                out[-1] = (out[-1][0], vid)
-            else:
-                out.append((vid, vid))
-        return out
+        ids = sorted(self._ids)
+        if not ids:
+            return []
+        if ids[-1] - ids[0] + 1 == len(ids):  # one run (ALL, a plain range): the common case
+            return [(ids[0], ids[-1])]
+        pairs = list(zip(ids, ids[1:]))
+        starts = [ids[0], *(b for a, b in pairs if b != a + 1)]
+        ends = [*(a for a, b in pairs if b != a + 1), ids[-1]]
+        return list(zip(starts, ends))
 
     def format(self) -> str:
-        """Compressed EOS form: ``"10,20-30"``; ``"NONE"`` when empty."""
-        if not self._ids:
-            return "NONE"
-        return ",".join(f"{a}" if a == b else f"{a}-{b}" for a, b in self.ranges())
+        """Compressed EOS form: ``"10,20-30"``; ``"NONE"`` when empty (computed once)."""
+        if self._text is None:
+            if not self._ids:
+                self._text = "NONE"
+            else:
+                self._text = ",".join(f"{a}" if a == b else f"{a}-{b}" for a, b in self.ranges())
+        return self._text
 
     def chunks(self, max_len: int = 200) -> list[str]:
         """The compressed form split into pieces no longer than ``max_len``.
@@ -190,6 +197,7 @@ class VlanSet:
     def _from_frozen(cls, ids: frozenset[int]) -> VlanSet:
         obj = cls.__new__(cls)
         obj._ids = ids
+        obj._text = None
         return obj
 
 

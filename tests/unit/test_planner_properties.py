@@ -375,3 +375,18 @@ def test_need_stops_the_removal_clock(w: World) -> None:
     assert {(pd.interface, pd.vlan) for pd in p.pending}.isdisjoint(
         (name, v) for name, view in p.interfaces.items() for v in view.needed
     )
+
+
+@PROPERTY
+@given(worlds())
+def test_applied_equals_planning_again(w: World) -> None:
+    """The cheap post-apply view (planner.applied) is what planning again would say."""
+    from eos_vmtracer.planner import applied
+
+    first = run(w)
+    after = simulate(w.facts, first)
+    again = plan(w.inventory, after, w.config, first.ledger, w.now)
+    cheap = applied(first, after)
+    assert cheap.interfaces == again.interfaces
+    assert cheap.pending == again.pending
+    assert cheap.empty() and cheap.next_due == again.next_due

@@ -213,3 +213,22 @@ def test_show_history(tmp_path: Path) -> None:
         CliRunner(mix_stderr=False).invoke(cli, ["show", "history", "--config", str(config)]).stdout
     )
     assert "remove" in text and "Ethernet1" in text
+
+
+def test_reasons_are_capped_and_counted() -> None:
+    """A VLAN needed by hundreds of VMs lists 20 and counts the rest (status stays small)."""
+    pgs = (pg("VM-100", VlanSpec.single(100)),)
+    vms = [a_vm(f"vm{i:03d}", "host-1", std("VM-100")) for i in range(250)]
+    inv = session([esx("host-1", ("Ethernet1",), pgs)], vms)
+    c = cfg()
+    p = plan(inv, facts(), c, Ledger(), NOW)
+    agent = status_mod.AgentFacts(
+        1, NOW, "x", {}, {}, {"reachable": True, "error": ""}, {"enabled": False, "ports": {}}
+    )
+    doc = json.loads(json.dumps(status_mod.build(c, inv, facts(), p, agent, NOW)))
+    jsonschema.validate(doc, status_mod.STATUS_SCHEMA)
+    eth1 = next(i for i in doc["interfaces"] if i["name"] == "Ethernet1")
+    assert len(eth1["reasons"]["100"]) == status_mod.MAX_REASONS
+    assert eth1["reasons_more"] == {"100": 250 - status_mod.MAX_REASONS}
+    assert "... and by 230 more" in render.explain(doc, "Ethernet1", 100, NOW)
+    assert len(doc["vms"]) == 250  # show vms still lists every one
