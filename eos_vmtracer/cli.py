@@ -127,17 +127,12 @@ def check(config_path: Optional[str], offline: bool, timeout: float) -> None:
 @config_option
 def run(config_path: Optional[str]) -> None:
     """Run the agent in the foreground (EOS's daemon runs this)."""
-    import gc
     import signal
 
     from eos_vmtracer import eossdk_bridge, logsetup
     from eos_vmtracer.agent import Agent
     from eos_vmtracer.switch import SwitchError
 
-    # The agent keeps a large, long-lived inventory and allocates many short-lived
-    # objects per reconcile: collecting the youngest generation every 700 allocations
-    # cost a third of a status build at 20,000 VMs (bench/planner_cost.py).
-    gc.set_threshold(20_000, 10, 10)
     if eossdk_bridge.available():  # on EOS: daemon options in, status_set out
         sys.exit(eossdk_bridge.run(config_path))
     config = load_config(config_path)
