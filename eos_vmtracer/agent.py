@@ -218,10 +218,14 @@ class Agent:
             for session in self._sessions:
                 session.request_hint_refresh()
         if now >= self._backoff_until:
+            applies = self._counters["applies"]
             self.reconcile(reread=now >= self._next_check or self._facts is None)
-            # Publish soon, but not more often than STATUS_GAP: under a storm the
-            # next reconcile matters more than the next status document.
-            self._next_status = min(self._next_status, self._last_publish + STATUS_GAP)
+            if self._counters["applies"] != applies:
+                self._next_status = now  # the switch changed: say so at once
+            else:
+                # Otherwise not more often than STATUS_GAP: under a storm of events
+                # the next reconcile matters more than the next status document.
+                self._next_status = min(self._next_status, self._last_publish + STATUS_GAP)
         if self._mono() >= self._next_status:
             self.publish()
 

@@ -23,6 +23,7 @@ import sys
 import time
 from typing import Any, NoReturn
 
+from eos_vmtracer.vlans import VlanSet
 from tests.lab.netns import LabError, check_tools, is_root
 from tests.lab.world import World, WorldError, topology
 
@@ -48,12 +49,20 @@ def walk_through(w: World) -> None:
     delay = w.topology.timings.remove_delay
 
     def vlan_on(port: str, vlan: int, present: bool = True, timeout: float = 10.0) -> float:
-        return w.wait_for(
+        took = w.wait_for(
             lambda: (vlan in w.allowed(port)) == present,
             timeout,
             f"VLAN {vlan} {'on' if present else 'off'} {port}",
             w.describe,
         )
+        # ... and the agent's status says so too (what `vmtracer show` prints next).
+        w.wait_for(
+            lambda: (vlan in VlanSet.parse(w.interface_status(port)["dynamic"])) == present,
+            5,
+            f"status: VLAN {vlan} {'on' if present else 'off'} {port}",
+            w.describe,
+        )
+        return took
 
     say(
         "The hosts heard the agent's CDP frames (lldpd); vCenter now reports where each"
