@@ -29,70 +29,9 @@ from eos_vmtracer.model import (
     Vm,
     VNic,
 )
-from eos_vmtracer.planner import Plan, simulate
 from eos_vmtracer.switch import PermanentSwitchError, TransientSwitchError
 from eos_vmtracer.vlans import VlanSet
-
-
-class FakeSwitch:
-    """A switch that applies plans to its facts, counts requests, and can fail."""
-
-    def __init__(self, facts: SwitchFacts) -> None:
-        self.facts_now = facts
-        self.applied: list[Plan] = []
-        self.reads = 0
-        self.fail_next: Optional[Exception] = None
-        self.lock = threading.Lock()
-
-    def facts(self) -> SwitchFacts:
-        with self.lock:
-            self.reads += 1
-            return self.facts_now
-
-    def apply(self, plan: Plan) -> SwitchFacts:
-        with self.lock:
-            if self.fail_next is not None:
-                error, self.fail_next = self.fail_next, None
-                raise error
-            self.applied.append(plan)
-            self.facts_now = simulate(self.facts_now, plan)
-            return self.facts_now
-
-    def operator_removes(self, iface: str, vlan: int) -> None:
-        with self.lock:
-            i = self.facts_now.interfaces[iface]
-            interfaces = dict(self.facts_now.interfaces)
-            interfaces[iface] = replace(i, allowed=i.allowed - VlanSet([vlan]))
-            self.facts_now = replace(self.facts_now, interfaces=interfaces)
-
-    def close(self) -> None:
-        pass
-
-
-class FakeSession:
-    """A vCenter session whose inventory the test edits."""
-
-    def __init__(self, inv: SessionInventory, on_change: Callable[[], None]) -> None:
-        self.inv = inv
-        self.on_change = on_change
-        self.started = self.stopped = False
-        self.hint_requests = 0
-
-    def start(self) -> None:
-        self.started = True
-
-    def stop(self, timeout: float = 5.0) -> None:
-        self.stopped = True
-
-    def snapshot(self) -> SessionInventory:
-        return self.inv
-
-    def request_hint_refresh(self, host_moid: Optional[str] = None) -> None:
-        self.hint_requests += 1
-
-    def set(self, inv: SessionInventory) -> None:
-        self.inv = inv
-        self.on_change()
+from tests.unit.fakes import FakeSession, FakeSwitch
 
 
 def host(moid: str, port: str) -> Host:

@@ -13,7 +13,7 @@ from __future__ import annotations
 import threading
 import time
 from pathlib import Path
-from typing import Any, Callable, Optional
+from typing import Any, Callable
 
 import jsonschema
 
@@ -35,8 +35,8 @@ from eos_vmtracer.model import (
     Vm,
     VNic,
 )
-from eos_vmtracer.planner import Plan, simulate
 from eos_vmtracer.vlans import VlanSet
+from tests.unit.fakes import FakeSession, FakeSwitch
 
 HOSTNAME = "leaf1"
 EDGE = ("Ethernet1", "Ethernet2", "Ethernet3", "Ethernet4")
@@ -44,34 +44,18 @@ UPLINK = "Ethernet48"
 ALLOWED = "100-199"
 
 
-class FakeSwitch:
-    """EOS as the agent sees it: facts, and plans applied to them."""
-
-    def __init__(self) -> None:
-        interfaces = {
-            name: SwitchInterface(name, "trunk", VlanSet.range(1, 9)) for name in (*EDGE, UPLINK)
-        }
-        self.facts_now = SwitchFacts(
-            HOSTNAME,
-            f"{HOSTNAME}.example.com",
-            model="DCS-7050SX3-48YC8",
-            version="4.30.2F",
-            interfaces=interfaces,
-            vlans={v: f"VLAN{v:04d}" for v in (1, 100, 110, 120)},
-        )
-        self.lock = threading.Lock()
-
-    def facts(self) -> SwitchFacts:
-        with self.lock:
-            return self.facts_now
-
-    def apply(self, plan: Plan) -> SwitchFacts:
-        with self.lock:
-            self.facts_now = simulate(self.facts_now, plan)
-            return self.facts_now
-
-    def close(self) -> None:
-        pass
+def _switch_facts() -> SwitchFacts:
+    interfaces = {
+        name: SwitchInterface(name, "trunk", VlanSet.range(1, 9)) for name in (*EDGE, UPLINK)
+    }
+    return SwitchFacts(
+        HOSTNAME,
+        f"{HOSTNAME}.example.com",
+        model="DCS-7050SX3-48YC8",
+        version="4.30.2F",
+        interfaces=interfaces,
+        vlans={v: f"VLAN{v:04d}" for v in (1, 100, 110, 120)},
+    )
 
 
 def _host(moid: str, port: str) -> Host:
@@ -105,30 +89,6 @@ def inventory(vm3_on: bool = True) -> SessionInventory:
     )
 
 
-class FakeSession:
-    """A vCenter session whose inventory the test replaces."""
-
-    def __init__(self, inv: SessionInventory, on_change: Callable[[], None]) -> None:
-        self.inv = inv
-        self.on_change = on_change
-
-    def start(self) -> None:
-        self.on_change()
-
-    def stop(self, timeout: float = 5.0) -> None:
-        pass
-
-    def snapshot(self) -> SessionInventory:
-        return self.inv
-
-    def request_hint_refresh(self, host_moid: Optional[str] = None) -> None:
-        pass
-
-    def set(self, inv: SessionInventory) -> None:
-        self.inv = inv
-        self.on_change()
-
-
 def world_config(tmp: Path, **switch: Any) -> Config:
     """The configuration of the world (no CDP, no syslog, state and status under ``tmp``)."""
     return Config(
@@ -159,7 +119,7 @@ class World:
     """The fakes, and agents built on them (the same switch across restarts)."""
 
     def __init__(self) -> None:
-        self.switch = FakeSwitch()
+        self.switch = FakeSwitch(_switch_facts())
         self.sessions: list[FakeSession] = []
         self.inv = inventory()
 
