@@ -38,6 +38,7 @@ from eos_vmtracer.vcenter.pyvmomi import (
     vim,
     vmodl,
 )
+from eos_vmtracer.vcenter.soap import prune_devices
 from eos_vmtracer.vcenter.tls import host_port, probe, shutdown_socket, ssl_context
 
 #: Used when vCenter publishes no vimServiceVersions.xml (vSphere 5.5 and later speak it).
@@ -106,6 +107,7 @@ class Connection:
         except Exception as e:  # pyvmomi raises bare Exception on bad arguments
             raise ProtocolError(f"cannot set up the SOAP client: {e}") from e
         stub.scheme = self._new_socket
+        prune_devices(stub)  # parse only what the translator reads (see soap.py)
         self.stub = stub
         self.instance = vim.ServiceInstance("ServiceInstance", stub)
         self.content = self.call("RetrieveServiceContent", self.instance.RetrieveContent)

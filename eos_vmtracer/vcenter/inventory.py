@@ -6,6 +6,11 @@ switch, the raw value of each watched property, apply the collector's updates
 model (a distributed switch's change re-translates its portgroups, whose VLANs
 depend on its private-VLAN map).
 
+At 20,000 VMs what it keeps is most of the agent's memory, so it keeps little: a
+host's network properties as compact copies (:mod:`eos_vmtracer.vcenter.slim`), a
+VM's devices as its translated vNICs once read, a VM's host as its id, and equal
+values (portgroup lists, networks, labels) once for all objects that hold them.
+
 It must never do I/O, never drop what a disconnected host last reported about its
 network, and never let bad data escape as an exception: a property it cannot
 translate is reported through ``warn`` and the object keeps its last good picture.
@@ -13,9 +18,12 @@ translate is reported through ``warn`` and the object keeps its last good pictur
 
 from __future__ import annotations
 
+import contextlib
+from dataclasses import replace
 from typing import Any, Callable, Iterable, Mapping, Optional, TypeVar
 
 from eos_vmtracer.model import DvPortgroup, Host, Vm
+from eos_vmtracer.vcenter.slim import HOST_SHAPES, Pool, slim
 from eos_vmtracer.vcenter.translate import (
     DVPG_PATHS,
     DVS_PATHS,
@@ -23,17 +31,20 @@ from eos_vmtracer.vcenter.translate import (
     HOST_PATHS,
     VM_PATHS,
     Dvs,
+    Nics,
+    Ref,
     dvpg_from_props,
     dvs_from_props,
     host_from_props,
     moid,
     vm_from_props,
-    vnic_devices,
 )
 
 _T = TypeVar("_T")
 
 KINDS = ("host", "vm", "dvpg", "dvs")
+_DEVICES = "config.hardware.device"
+_HOST_REF = "runtime.host"
 PATHS: Mapping[str, tuple[str, ...]] = {
     "host": HOST_PATHS,
     "vm": VM_PATHS,
@@ -60,6 +71,8 @@ class InventoryStore:
         self._dvpgs: dict[str, DvPortgroup] = {}  # by portgroup key
         self._dvpg_keys: dict[str, str] = {}  # portgroup moid -> key
         self._network_systems: dict[str, str] = {}  # host moid -> HostNetworkSystem moid
+        self._pool = Pool()  # equal values stored once (see slim.py)
+        self._paths = {k: {p: p for p in PATHS[k]} for k in KINDS}
 
     # -- updates ---------------------------------------------------------------------------
     def apply(
@@ -82,9 +95,16 @@ class InventoryStore:
         values: dict[str, Any] = {}
         for name, op, value in changes:
             if name in watched:
-                values[name] = None if op in ("remove", "indirectRemove") else value
-                if kind == "vm" and name == "config.hardware.device":
-                    values[name] = vnic_devices(values[name])  # the rest is never read
+                name = self._paths[kind][name]  # one string object per path, not per update
+                if op in ("remove", "indirectRemove"):
+                    value = None
+                elif kind == "host" and name in HOST_SHAPES:
+                    value = self._slim(name, value)
+                elif name == _HOST_REF and kind == "vm":
+                    ref = moid(value)
+                    if ref:  # keep its id, not a pyvmomi object
+                        value = self._share("ref", Ref(ref))
+                values[name] = value
             elif any(name.startswith(p + ".") or name.startswith(p + "[") for p in watched):
                 self._refetch.add((kind, obj_moid))  # a part of a watched value: read it whole
         for path in missing:
@@ -193,8 +213,66 @@ class InventoryStore:
         old = self._hosts.get(m)
         if old == host:
             return False
-        self._hosts[m] = host
+        self._hosts[m] = replace(
+            host,
+            portgroups=self._share("portgroups", host.portgroups),
+            switches=self._share("switches", host.switches),
+            vmknics=self._share("vmknics", host.vmknics),
+        )
         return True
+
+    # -- sharing equal values between objects ----------------------------------------------------
+    def _slim(self, path: str, value: Any) -> Any:
+        """A host property's compact, shared copy; the value itself if it cannot be read
+        (translating it then reports the problem)."""
+        try:
+            return self._share(path, slim(value, HOST_SHAPES[path]))
+        except Exception:  # bad data: keep it as vCenter sent it
+            return value
+
+    def _share(self, kind: str, value: _T) -> _T:
+        shared: _T = self._pool.share(kind, value)
+        if self._pool.full():
+            self._pool.rebuild(self._live())
+        return shared
+
+    def _shared_vm(self, vm: Vm) -> Vm:
+        """``vm`` with its vNICs' networks and labels shared with other VMs."""
+        nics = tuple(
+            replace(
+                n,
+                label=self._share("label", n.label),
+                network=self._share("network", n.network) if n.network else None,
+            )
+            for n in vm.nics
+        )
+        return replace(vm, nics=nics)
+
+    def _live(self) -> dict[tuple[str, Any], Any]:
+        """Every shared value still in use, by (kind, value)."""
+        live: dict[tuple[str, Any], Any] = {}
+
+        def keep(kind: str, value: Any) -> None:
+            with contextlib.suppress(TypeError):
+                live[(kind, value)] = value
+
+        for props in self._props["host"].values():
+            for path in HOST_SHAPES:
+                if props.get(path) is not None:
+                    keep(path, props[path])
+        for host in self._hosts.values():
+            keep("portgroups", host.portgroups)
+            keep("switches", host.switches)
+            keep("vmknics", host.vmknics)
+        for props in self._props["vm"].values():
+            if isinstance(props.get(_HOST_REF), Ref):
+                keep("ref", props[_HOST_REF])
+        for vm in self._vms.values():
+            for nic in vm.nics:
+                keep("label", nic.label)
+                if nic.network is not None:
+                    keep("network", nic.network)
+        return live
 
     def _translate_vm(self, m: str) -> bool:
         props = self._props["vm"].get(m)
@@ -207,7 +285,12 @@ class InventoryStore:
             return False
         old = self._vms.get(m)
         if old == vm:
+            if not isinstance(props.get(_DEVICES), Nics):
+                props[_DEVICES] = Nics(old.nics)  # the devices are read: keep the vNICs only
             return False
+        vm = self._shared_vm(vm)
+        if not isinstance(props.get(_DEVICES), Nics):
+            props[_DEVICES] = Nics(vm.nics)
         self._vms[m] = vm
         self._vm_hosts[m] = vm.host
         return True

@@ -20,7 +20,15 @@ from pyVmomi import vmodl as _vmodl  # type: ignore[attr-defined]
 vim: Any = _vim
 vmodl: Any = _vmodl
 SoapStubAdapter: Any = _soap.SoapStubAdapter
+SoapAdapter: Any = _soap  # the module: :mod:`eos_vmtracer.vcenter.soap` hooks its parser
 VmomiSupport: Any = _support
 ThumbprintMismatchException: type[Exception] = _security.ThumbprintMismatchException
 
-__all__ = ["SoapStubAdapter", "ThumbprintMismatchException", "VmomiSupport", "vim", "vmodl"]
+__all__ = [
+    "SoapAdapter",
+    "SoapStubAdapter",
+    "ThumbprintMismatchException",
+    "VmomiSupport",
+    "vim",
+    "vmodl",
+]

@@ -58,6 +58,24 @@ HOST_KEPT_WHILE_DISCONNECTED = tuple(p for p in HOST_PATHS if p.startswith("conf
 # -- small readers ---------------------------------------------------------------------
 
 
+class Ref:
+    """A managed-object reference reduced to its id (what the adapter keeps of one)."""
+
+    __slots__ = ("_moId",)
+
+    def __init__(self, moid: str) -> None:
+        self._moId = moid  # read like pyvmomi's references
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Ref) and other._moId == self._moId
+
+    def __hash__(self) -> int:
+        return hash(self._moId)
+
+    def __repr__(self) -> str:
+        return f"Ref({self._moId!r})"
+
+
 def moid(obj: Any) -> Optional[str]:
     """The managed-object id of a reference (pyvmomi ``_moId``), or None."""
     value = getattr(obj, "_moId", None)
@@ -314,24 +332,29 @@ def with_neighbors(host: Host, neighbors: Mapping[str, tuple[Neighbor, ...]]) ->
 # -- VMs -------------------------------------------------------------------------------
 
 
-def vnic_devices(devices: Any) -> Any:
-    """The virtual Ethernet cards of a VM's ``config.hardware.device`` (the only devices
-    :func:`vm_from_props` reads); a value that is not a list comes back as it is, so
-    that translating it still reports it. Keeping only these is most of the memory a
-    VM's raw properties take (a VM has ten or more devices, each a tree of objects)."""
-    if not isinstance(devices, (list, tuple)):
-        return devices
-    return [d for d in devices if getattr(d, "macAddress", _MISSING) is not _MISSING]
+class Nics(tuple):  # type: ignore[type-arg]
+    """A VM's vNICs, already translated: what the adapter keeps of its
+    ``config.hardware.device`` once read (a VM has ten or more devices, each a tree of
+    objects, and only its virtual Ethernet cards matter)."""
 
 
 def vm_from_props(vm_moid: str, props: Props, warn: Warn) -> Vm:
     """A VM from its watched properties; vNICs with unusable backings get network None."""
     name = _text(props.get("name")) or vm_moid
-    where = f"VM {name}"
     host = moid(props.get("runtime.host"))
     powered_on = props.get("runtime.powerState") == "poweredOn"
+    devices = props.get("config.hardware.device")
+    if isinstance(devices, Nics):
+        nics = tuple(devices)
+    else:
+        nics = vnics_from_devices(devices, f"VM {name}", warn)
+    return Vm(moid=vm_moid, name=name, powered_on=powered_on, host=host, nics=nics)
+
+
+def vnics_from_devices(devices: Any, where: str, warn: Warn) -> tuple[VNic, ...]:
+    """The virtual Ethernet cards of a ``config.hardware.device``, by device key."""
     nics: list[VNic] = []
-    for dev in _each(props.get("config.hardware.device"), f"{where} devices", warn):
+    for dev in _each(devices, f"{where} devices", warn):
         if getattr(dev, "macAddress", _MISSING) is _MISSING:
             continue  # not a virtual Ethernet card
         key = _int(getattr(dev, "key", None))
@@ -351,7 +374,7 @@ def vm_from_props(vm_moid: str, props: Props, warn: Warn) -> Vm:
             )
         )
     nics.sort(key=lambda n: n.key)
-    return Vm(moid=vm_moid, name=name, powered_on=powered_on, host=host, nics=tuple(nics))
+    return tuple(nics)
 
 
 def _vnic_network(backing: Any, where: str, warn: Warn) -> Optional[NetworkRef]:
@@ -482,6 +505,8 @@ __all__ = [
     "HOST_PATHS",
     "VM_PATHS",
     "Dvs",
+    "Nics",
+    "Ref",
     "dvpg_from_props",
     "dvs_from_props",
     "host_from_props",
@@ -490,6 +515,6 @@ __all__ = [
     "vlan_from_distributed",
     "vlan_from_standard",
     "vm_from_props",
-    "vnic_devices",
+    "vnics_from_devices",
     "with_neighbors",
 ]

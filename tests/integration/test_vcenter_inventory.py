@@ -158,3 +158,53 @@ def test_stop_destroys_the_filter_view_and_collector_and_logs_out(
     assert snap.state == SessionState.DISCONNECTED and not snap.synced
     time.sleep(0.5)
     assert lab.control.counters() == counts  # nothing runs after stop
+
+
+def test_the_adapter_parses_only_the_vnics_a_plain_client_sees_every_device(
+    lab: VcsimLab,
+) -> None:
+    """The lean parser (vcenter/soap.py) over https against the simulator: the
+    adapter's connection gets only a VM's virtual Ethernet cards, while a plain pyvmomi
+    connection in the same process still gets every device."""
+    from eos_vmtracer.vcenter.connection import Connection
+    from eos_vmtracer.vcenter.pyvmomi import SoapStubAdapter, vim, vmodl
+    from eos_vmtracer.vcenter.tls import host_port, ssl_context
+    from eos_vmtracer.vcenter.watch import Watch
+
+    moid = lab.control.state()["vms"]["web1"]["moid"]
+    conn = Connection(session_config(lab), socket_timeout=10, call_timeout=10)
+    conn.open(lab.password)
+    watch = Watch(conn, wait_seconds=1, wait_timeout=5, max_object_updates=100, event_page_size=10)
+    try:
+        watch.create()
+        values = watch.fetch([vim.VirtualMachine(moid, conn.stub)])
+    finally:
+        watch.destroy()
+        conn.logout()
+    kept = values[moid][1]["config.hardware.device"]
+    assert len(kept) == 2 and all(isinstance(d, vim.vm.device.VirtualEthernetCard) for d in kept)
+
+    cfg = session_config(lab)
+    host, port, path = host_port(cfg.url)
+    plain = SoapStubAdapter(
+        host=host,
+        port=port,
+        path=path,
+        version=conn.version,
+        sslContext=ssl_context(cfg),
+        thumbprint=cfg.thumbprint,
+    )
+    si = vim.ServiceInstance("ServiceInstance", plain)
+    content = si.RetrieveContent()
+    content.sessionManager.Login(lab.username, lab.password)
+    pc = vmodl.query.PropertyCollector
+    spec = pc.FilterSpec(
+        objectSet=[pc.ObjectSpec(obj=vim.VirtualMachine(moid, plain))],
+        propSet=[pc.PropertySpec(type=vim.VirtualMachine, pathSet=["config.hardware.device"])],
+    )
+    every = content.propertyCollector.RetrieveContents([spec])[0].propSet[0].val
+    content.sessionManager.Logout()
+    assert len(every) > len(kept) + 3  # controllers, disks, video card, ...
+    assert sorted(d.key for d in every if isinstance(d, vim.vm.device.VirtualEthernetCard)) == [
+        d.key for d in kept
+    ]

@@ -7,6 +7,7 @@ from typing import Any
 
 from eos_vmtracer.model import VlanSpec
 from eos_vmtracer.vcenter.inventory import InventoryStore
+from eos_vmtracer.vcenter.translate import Nics
 
 
 def ref(moid: str) -> O:
@@ -186,8 +187,61 @@ def test_a_vm_keeps_only_its_vnics_of_its_devices() -> None:
     devices = [O(key=200, deviceInfo=O(label="IDE 0")), nic, O(key=500, controllerKey=100)]
     s.apply("vm", "vm-1", "enter", assign(name="web1", config__hardware__device=devices))
     assert s.refresh()
-    assert s._props["vm"]["vm-1"]["config.hardware.device"] == [nic]
+    kept = s._props["vm"]["vm-1"]["config.hardware.device"]
+    assert isinstance(kept, Nics) and tuple(kept) == s.vms()["vm-1"].nics  # no device objects
     assert [n.key for n in s.vms()["vm-1"].nics] == [4000] and warnings == []
+    before = s.vms()["vm-1"]
+    s.apply("vm", "vm-1", "modify", [("runtime.powerState", "assign", "poweredOn")])
+    assert s.refresh()
+    assert s.vms()["vm-1"].nics == before.nics and s.vms()["vm-1"].powered_on
     s.apply("vm", "vm-2", "enter", assign(name="bad", config__hardware__device="junk"))
     s.refresh()
     assert warnings  # a value that is not a list is still reported
+
+
+def _pgs() -> list[O]:  # a fresh copy each time, as every update brings new objects
+    return [
+        O(spec=O(name=f"VM-{v}", vlanId=v, vswitchName="vSwitch0", policy=None)) for v in (100, 101)
+    ]
+
+
+def test_hosts_configured_alike_hold_one_copy_of_their_network() -> None:
+    s, warnings = store()
+    for i in (1, 2):
+        s.apply(
+            "host",
+            f"host-{i}",
+            "enter",
+            assign(name=f"esx{i}", config__network__portgroup=_pgs()),
+        )
+    s.refresh()
+    raw1, raw2 = (s._props["host"][f"host-{i}"]["config.network.portgroup"] for i in (1, 2))
+    assert raw1 is raw2 and not any(isinstance(x, O) for x in raw1)
+    h1, h2 = s.hosts()["host-1"], s.hosts()["host-2"]
+    assert h1.portgroups is h2.portgroups and len(h1.portgroups) == 2 and warnings == []
+
+
+def test_vms_share_their_networks_and_labels() -> None:
+    s, _ = store()
+    for i in (1, 2):
+        nic = O(
+            key=4000,
+            macAddress=f"00:50:56:00:00:0{i}",
+            deviceInfo=O(label="".join(["Network ", "adapter 1"])),  # equal, not identical
+            connectable=O(connected=True),
+            backing=O(deviceName="VM-100"),
+        )
+        s.apply("vm", f"vm-{i}", "enter", assign(name=f"web{i}", config__hardware__device=[nic]))
+    s.refresh()
+    n1, n2 = s.vms()["vm-1"].nics[0], s.vms()["vm-2"].nics[0]
+    assert n1.network is n2.network and n1.label is n2.label and n1.mac != n2.mac
+
+
+def test_the_pool_forgets_values_nobody_holds() -> None:
+    s, _ = store()
+    for vlan in range(2, 2500):  # one host, reconfigured again and again
+        pg = [O(spec=O(name="VM", vlanId=vlan, vswitchName="vSwitch0", policy=None))]
+        s.apply("host", "host-1", "modify", assign(config__network__portgroup=pg))
+        s.refresh()
+    assert s.hosts()["host-1"].portgroups[0].vlan == VlanSpec.single(2499)
+    assert len(s._pool) < 1100  # rebuilt from the live values, not 2,498 of each kind

@@ -20,6 +20,7 @@ from eos_vmtracer.model import (
     VmkNic,
     VNic,
 )
+from eos_vmtracer.vcenter.slim import HOST_SHAPES, slim
 from eos_vmtracer.vcenter.translate import (
     Dvs,
     dvpg_from_props,
@@ -413,3 +414,42 @@ def test_network_hints_of_the_wrong_shape() -> None:
     assert neighbors_from_hints("garbage", warn) == {}
     assert warn
     assert neighbors_from_hints(None, Warnings()) == {}
+
+
+# -- compact copies (slim.py) translate exactly like the values they copy ---------------
+
+
+def _host_variants() -> list[dict[str, Any]]:
+    fallback = host_props()
+    fallback["config.network.vswitch"][0].pnic = None
+    fallback["config.network.proxySwitch"][0].pnic = []
+    bad = host_props(**{"config.network.pnic": [pnic("vmnic0"), O(device=None), 42]})
+    bad["config.network.portgroup"] += [O(spec=None), portgroup("Odd", 9999), O()]
+    bad["config.network.vnic"].append(O(device="vmk9", portgroup="", spec=O()))
+    bad["config.network.vswitch"][0].pnic.append("key-vim.host.PhysicalNic-vmnic8")
+    bad["config.network.proxySwitch"].append(O(dvsUuid="u2", spec=O(backing=O(pnicSpec=7))))
+    return [
+        host_props(),
+        fallback,
+        bad,
+        host_props(**{"config.network.portgroup": "VM-100", "config.network.pnic": 3}),
+        {"runtime.connectionState": "notResponding"},
+    ]
+
+
+@pytest.mark.parametrize("props", _host_variants())
+def test_a_slim_copy_translates_like_the_original(props: dict[str, Any]) -> None:
+    slimmed = {
+        path: slim(value, HOST_SHAPES[path]) if path in HOST_SHAPES else value
+        for path, value in props.items()
+    }
+
+    def holds_object(value: Any) -> bool:  # a fake standing in for a pyvmomi object
+        if isinstance(value, tuple):
+            return any(holds_object(v) for v in value)
+        return isinstance(value, O)
+
+    assert not any(holds_object(slimmed.get(path)) for path in HOST_SHAPES)
+    warn_a, warn_b = Warnings(), Warnings()
+    assert host_from_props("host-1", props, warn_a) == host_from_props("host-1", slimmed, warn_b)
+    assert warn_a == warn_b
