@@ -278,6 +278,7 @@ class Agent:
         intent = Ledger(
             entries={**before.entries, **p.ledger.entries},
             created_vlans={**before.created_vlans, **p.ledger.created_vlans},
+            vlans_unneeded_since=before.vlans_unneeded_since,
             trusted=before.trusted,
         )
         self._ledger = self._store.save(intent)

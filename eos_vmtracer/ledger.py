@@ -53,6 +53,9 @@ class Ledger:
 
     entries: Mapping[tuple[str, int], Ownership] = field(default_factory=dict)
     created_vlans: Mapping[int, float] = field(default_factory=dict)  # VLAN -> created at
+    #: Created VLANs that nothing needs or uses: VLAN -> start of that stretch (the
+    #: VLAN is deleted once it has lasted ``remove_delay``).
+    vlans_unneeded_since: Mapping[int, float] = field(default_factory=dict)
     #: False right after a corrupt ledger was set aside: remove nothing until a
     #: fresh ledger has been written.
     trusted: bool = True
@@ -89,6 +92,9 @@ class Ledger:
                 for e in sorted(self.entries.values(), key=lambda e: (e.interface, e.vlan))
             ],
             "created_vlans": {str(v): t for v, t in sorted(self.created_vlans.items())},
+            "created_vlans_unneeded_since": {
+                str(v): t for v, t in sorted(self.vlans_unneeded_since.items())
+            },
         }
 
     @classmethod
@@ -120,7 +126,14 @@ class Ledger:
             if not 1 <= vlan <= 4094:
                 raise ValueError(f"bad created VLAN {vlan}")
             created[vlan] = float(when)
-        return cls(entries=entries, created_vlans=created, trusted=True)
+        unneeded: dict[int, float] = {}
+        for vlan_text, since in doc.get("created_vlans_unneeded_since", {}).items():
+            vlan = int(vlan_text)
+            if vlan in created:  # (older agents do not write this member)
+                unneeded[vlan] = float(since)
+        return cls(
+            entries=entries, created_vlans=created, vlans_unneeded_since=unneeded, trusted=True
+        )
 
 
 class LedgerStore:

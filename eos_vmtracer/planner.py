@@ -90,6 +90,16 @@ class Pending:
 
 
 @dataclass(frozen=True)
+class PendingVlan:
+    """A VLAN the agent created that nothing needs or uses any more: deleted once due."""
+
+    vlan: int
+    since: Optional[float]  # start of non-need; None when held before the clock started
+    due: Optional[float]  # when it will be deleted; None while held
+    held: str = ""  # why it cannot be deleted now ("" when the clock simply runs)
+
+
+@dataclass(frozen=True)
 class Withheld:
     """A change the planner would make but may not (dry run, autovlan off, ...)."""
 
@@ -138,6 +148,7 @@ class Plan:
     remove_reasons: Mapping[tuple[str, int], str] = field(default_factory=dict)
     repairs: frozenset[tuple[str, int]] = frozenset()  # adds that put back a removed VLAN
     pending: tuple[Pending, ...] = ()
+    pending_vlans: tuple[PendingVlan, ...] = ()  # created VLANs waiting to be deleted
     withheld: tuple[Withheld, ...] = ()
     interfaces: Mapping[str, InterfaceView] = field(default_factory=dict)
     links: tuple[Link, ...] = ()
@@ -343,6 +354,16 @@ class _Context:
     ledger: Ledger
     now: float
 
+    def vlan_hold_reason(self) -> str:
+        """Why no VLAN the agent created may be deleted now ("" if they may): any
+        session may need it, so every configured session must be synchronised."""
+        for scfg in self.config.sessions:
+            inv = self.inventory.session(scfg.name)
+            if inv is None or not inv.synced:
+                state = inv.state.value if inv is not None else "not started"
+                return f"session {scfg.name} is {state}, not synchronised"
+        return ""
+
     def hold_reason(self, entry: Ownership) -> str:
         """Why an owned, unneeded VLAN may not be removed now ("" if it may)."""
         if not self.ledger.trusted:
@@ -446,7 +467,8 @@ def plan(
         if key[0] not in managed_names:
             out.entries[key] = entry
 
-    create, delete, created = _vlan_changes(ctx, out)
+    vlan_changes = _vlan_changes(ctx, out)
+    create, delete, created = vlan_changes.create, vlan_changes.delete, vlan_changes.created
     if config.switch.dry_run:
         if create:
             out.withheld.append(Withheld("", VlanSet(create), VlanSet.none(), "dry run: create"))
@@ -455,6 +477,7 @@ def plan(
         create, delete = {}, VlanSet.none()
 
     dues = [p.due for p in out.pending if p.due is not None and not p.held]
+    dues += [p.due for p in vlan_changes.pending if p.due is not None]
     return Plan(
         changes=tuple(out.changes),
         create_vlans=create,
@@ -463,11 +486,17 @@ def plan(
         remove_reasons=out.remove_reasons,
         repairs=frozenset(out.repairs),
         pending=tuple(out.pending),
+        pending_vlans=tuple(vlan_changes.pending),
         withheld=tuple(out.withheld),
         interfaces=out.views,
         links=tuple(ports.links),
         notes=tuple(out.notes),
-        ledger=Ledger(entries=out.entries, created_vlans=created, trusted=ledger.trusted),
+        ledger=Ledger(
+            entries=out.entries,
+            created_vlans=created,
+            vlans_unneeded_since=vlan_changes.unneeded_since,
+            trusted=ledger.trusted,
+        ),
         next_due=min(dues) if dues else None,
     )
 
@@ -612,11 +641,25 @@ def _clock(t: float) -> str:
     return _time.strftime("%Y-%m-%d %H:%M:%S", _time.localtime(t))
 
 
-def _vlan_changes(ctx: _Context, out: _Builder) -> tuple[dict[int, str], VlanSet, dict[int, float]]:
-    """VLANs to create (needed, missing) and delete (created by us, used by nothing).
+@dataclass
+class _VlanChanges:
+    create: dict[int, str]
+    delete: VlanSet
+    created: dict[int, float]  # the ledger's created VLANs after the plan
+    unneeded_since: dict[int, float]  # the ledger's clocks of created, unused VLANs
+    pending: list[PendingVlan]  # of those, the ones only time (or a hold) keeps
+
+
+def _vlan_changes(ctx: _Context, out: _Builder) -> _VlanChanges:
+    """VLANs to create (needed, missing) and delete (created by us, then needed by no
+    VM and used by nothing for ``remove_delay``).
 
     A needed VLAN that someone deleted is created again (drift), whether or not
-    the trunk still lists it.
+    the trunk still lists it. A VLAN still needed is never deleted, even when no
+    entry owns it: a trunk allowing every VLAN needs nothing added, so it owns
+    nothing, yet the VLAN was created for its VMs. As for removals from a trunk,
+    the clock of non-use neither starts nor runs while a session is not synchronised
+    (any session may need the VLAN), and starts again when the VLAN is needed again.
     """
     cfg, facts, ledger, now = ctx.config, ctx.facts, ctx.ledger, ctx.now
     existing = facts.existing_vlans()
@@ -628,8 +671,15 @@ def _vlan_changes(ctx: _Context, out: _Builder) -> tuple[dict[int, str], VlanSet
                 create[v] = _vlan_name(v, out.provisioned[v])
                 if not cfg.switch.dry_run:
                     created[v] = ledger.created_vlans.get(v, now)
+    # Needed on any port the agent manages (even one it cannot provision: not a trunk).
+    needed = VlanSet(out.provisioned) | VlanSet(
+        v for view in out.views.values() for v in view.needed
+    )
+    clocks = {
+        v: t for v, t in ledger.vlans_unneeded_since.items() if v in created and v not in needed
+    }
     if not cfg.switch.create_vlans or not ledger.trusted:
-        return create, VlanSet.none(), created
+        return _VlanChanges(create, VlanSet.none(), created, clocks, [])
 
     # What each interface will allow once the plan is applied.
     after = {name: iface.allowed for name, iface in facts.interfaces.items()}
@@ -638,20 +688,37 @@ def _vlan_changes(ctx: _Context, out: _Builder) -> tuple[dict[int, str], VlanSet
             after[change.interface] = (after[change.interface] | change.add) - change.remove
     still_owned = VlanSet(v for (_, v) in out.entries)
     wanted = VlanSet(v for w in out.withheld for v in w.add) | VlanSet(create)
+    wanted |= needed
     full = VlanSet.all()
+    held = ctx.vlan_hold_reason()
+    delay = cfg.switch.remove_delay
     delete: list[int] = []
+    unneeded: dict[int, float] = {}
+    pending: list[PendingVlan] = []
     for v in sorted(created):
-        if v in still_owned or v in wanted or v not in cfg.managed_vlans():
-            continue
-        in_use = any(
+        if v in wanted or v not in cfg.managed_vlans():
+            continue  # needed (the clock starts over), or never the agent's to delete
+        blocked = v in still_owned or any(
             (iface.mode == "access" and iface.access_vlan == v)
             or (iface.mode == "trunk" and after[name] != full and v in after[name])
             for name, iface in facts.interfaces.items()
         )
-        if not in_use:
+        since = clocks.get(v)
+        if held:
+            if since is not None:
+                unneeded[v] = since  # the clock neither starts nor runs while held
+            if not blocked:
+                pending.append(PendingVlan(v, since, None, held))
+            continue
+        since = now if since is None else since
+        if not blocked and now >= since + delay:
             delete.append(v)
             del created[v]
-    return create, VlanSet(delete), created
+            continue
+        unneeded[v] = since
+        if not blocked:  # (an owned VLAN goes with its last port, when that is due)
+            pending.append(PendingVlan(v, since, since + delay))
+    return _VlanChanges(create, VlanSet(delete), created, unneeded, pending)
 
 
 # -- after application -------------------------------------------------------------------

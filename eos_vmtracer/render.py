@@ -125,6 +125,12 @@ def interfaces_table(doc: Mapping[str, Any], now: float) -> str:
         rows,
     )
     notes = [f"* {i['name']} {i['note']}" for i in doc["interfaces"] if i["note"]]
+    for v in doc.get("vlans_pending_delete", []):
+        if v["due"] is not None:
+            when = f"deleted in {_duration(v['due'] - now)} unless needed again"
+        else:
+            when = f"kept while {v['held']}"
+        notes.append(f"* VLAN {v['vlan']} (created by vmtracer) is used by nothing: {when}")
     return out + ("\n" + "\n".join(notes) if notes else "")
 
 

@@ -250,6 +250,10 @@ def build(
         "hosts": _hosts_json(inventory, p),
         "vms": _vms_json(inventory, p),
         "notes": list(p.notes),
+        "vlans_pending_delete": [
+            {"vlan": v.vlan, "since": v.since, "due": v.due, "held": v.held}
+            for v in p.pending_vlans
+        ],
         "withheld": [
             {
                 "interface": w.interface,
@@ -397,6 +401,19 @@ STATUS_SCHEMA: dict[str, Any] = {
                             },
                         },
                     },
+                },
+            },
+        },
+        "vlans_pending_delete": {
+            "type": "array",
+            "items": {
+                "type": "object",
+                "required": ["vlan", "since", "due", "held"],
+                "properties": {
+                    "vlan": {"type": "integer"},
+                    "since": {"type": ["number", "null"]},
+                    "due": {"type": ["number", "null"]},
+                    "held": {"type": "string"},
                 },
             },
         },

@@ -141,9 +141,9 @@ def test_an_agent_killed_and_restarted_removes_nothing_and_keeps_removal_clocks(
     ctl.power("rk2", on=False)
     world.wait_for(lambda: pending(world, "Ethernet2", 107) is not None, 5, "107 pending")
     due = pending(world, "Ethernet2", 107)["due"]  # type: ignore[index]
-    was_pending = {
-        (i["name"], p["vlan"]) for i in world.status()["interfaces"] for p in i["pending"]
-    }
+    status = world.status()
+    was_pending = {(i["name"], p["vlan"]) for i in status["interfaces"] for p in i["pending"]}
+    vlans_pending = {v["vlan"] for v in status["vlans_pending_delete"]}
     on_switch = {name: world.allowed(name) for name in ("Ethernet1", "Ethernet2", "Ethernet3")}
     old_pid = world.agent_pid
     before = request_count(world)
@@ -163,7 +163,7 @@ def test_an_agent_killed_and_restarted_removes_nothing_and_keeps_removal_clocks(
         if c.op == "remove":
             assert touched <= was_pending, f"removed what was not pending: {c}"
         elif c.op == "delete":  # a VLAN it created, once its last port let it go
-            assert c.vlans <= {v for (_, v) in was_pending}, c
+            assert c.vlans <= {v for (_, v) in was_pending} | vlans_pending, c
         else:
             again = {(i, v) for (i, v) in touched if v in on_switch.get(i, set())}
             assert c.op in ("add", "create") and not again, f"re-added: {c}"
@@ -216,3 +216,47 @@ def test_drift_is_repaired_and_reported(world: World) -> None:
     assert repairs and (repairs[-1]["interface"], repairs[-1]["vlans"]) == ("Ethernet2", "108")
     assert repairs[-1]["reason"] == "removed by someone else"
     assert "repair" in world.show("history")
+
+
+def test_a_vlan_created_for_a_trunk_allowing_every_vlan_stays_while_needed(
+    world: World,
+) -> None:
+    """EOS trunks allow every VLAN by default: nothing is added there, so nothing is
+    owned, yet a VM behind one still needs its VLAN to exist. The agent creates it,
+    keeps it while the VM needs it (no create/delete flapping), and deletes it only
+    after remove_delay of non-need."""
+    ctl = world.control("vc1")
+    world.wait_for(lambda: 105 not in world.vlans(), DELAY + CHECK + 5, "VLAN 105 absent")
+    world.operator("interface Ethernet5", "switchport trunk allowed vlan all")
+    world.recable("esx2", "vmnic0", "Ethernet5")
+    try:
+
+        def esx2_on_ethernet5() -> bool:
+            esx2 = next(h for h in world.show_json("hosts") if h["name"] == "esx2")
+            return [lk["interface"] for lk in esx2["links"]] == ["Ethernet5"]
+
+        world.wait_for(esx2_on_ethernet5, 15, "esx2 heard on Ethernet5")
+        before = request_count(world)
+        ctl.power("fs1", on=True)  # VM-105 on esx2
+        world.wait_for(lambda: 105 in world.vlans(), 15, "VLAN 105 created")
+        wait_status(world, "Ethernet5", 105, column="required")
+        assert world.vlans()[105] == "VM-105"
+        time.sleep(DELAY + CHECK + 1)  # past remove_delay and a periodic check
+        assert 105 in world.vlans()
+        mine = [c for c in agent_changes(world, before) if 105 in c.vlans]
+        assert [c.op for c in mine] == ["create"], mine  # created once, never deleted
+        assert not [c for c in agent_changes(world, before) if "Ethernet5" in c.interfaces]
+        assert world.allowed("Ethernet5") == set(range(1, 4095))  # untouched: still all
+
+        ctl.power("fs1", on=False)
+        off = time.time()
+        time.sleep(DELAY - 1.5)
+        assert 105 in world.vlans(), "deleted before remove_delay"
+        world.wait_for(lambda: 105 not in world.vlans(), 10, "VLAN 105 deleted")
+        assert time.time() - off >= DELAY - 0.5
+        assert world.allowed("Ethernet5") == set(range(1, 4095))
+    finally:
+        ctl.power("fs1", on=False)
+        world.recable("esx2", "vmnic0", "Ethernet2")
+        world.operator("interface Ethernet5", "switchport trunk allowed vlan 1")
+    world.wait_ready(30)

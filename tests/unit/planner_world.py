@@ -225,9 +225,15 @@ def ledgers(draw: st.DrawFn) -> Ledger:
                 )
             )
     created = {v: NOW - 2000 for v in draw(st.sets(vlan_ids, max_size=3))}
+    clocks = {
+        v: draw(st.floats(NOW - 1000, NOW))
+        for v in sorted(created)
+        if draw(st.booleans())  # some created VLANs already unused for a while
+    }
     return Ledger(
         entries={e.key(): e for e in entries},
         created_vlans=created,
+        vlans_unneeded_since=clocks,
         trusted=draw(st.integers(0, 5)) > 0,
     )
 

@@ -6,6 +6,7 @@ import json
 import logging
 import os
 from pathlib import Path
+from typing import Any
 
 import pytest
 from hypothesis import given, settings
@@ -35,10 +36,23 @@ entries = st.builds(
 
 
 @settings(max_examples=200)
-@given(st.lists(entries), st.dictionaries(st.integers(1, 4094), st.floats(0, 2e9)))
-def test_json_roundtrip(items: list[Ownership], created: dict[int, float]) -> None:
-    ledger = Ledger(entries={e.key(): e for e in items}, created_vlans=created)
+@given(
+    st.lists(entries),
+    st.dictionaries(st.integers(1, 4094), st.floats(0, 2e9)),
+    st.data(),
+)
+def test_json_roundtrip(items: list[Ownership], created: dict[int, float], data: Any) -> None:
+    unused = {v: data.draw(st.floats(0, 2e9)) for v in created if data.draw(st.booleans())}
+    ledger = Ledger(
+        entries={e.key(): e for e in items}, created_vlans=created, vlans_unneeded_since=unused
+    )
     assert Ledger.from_json(json.loads(json.dumps(ledger.to_json()))) == ledger
+
+
+def test_a_ledger_written_before_created_vlan_clocks_reads_with_none() -> None:
+    doc = {"version": 1, "entries": [], "created_vlans": {"100": 5.0}}
+    ledger = Ledger.from_json(doc)
+    assert ledger.created_vlans == {100: 5.0} and ledger.vlans_unneeded_since == {}
 
 
 def test_missing_ledger_starts_empty_and_trusted(tmp_path: Path) -> None:

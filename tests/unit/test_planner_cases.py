@@ -26,7 +26,7 @@ from eos_vmtracer.model import (
     VmkNic,
     VNic,
 )
-from eos_vmtracer.planner import Plan, plan, simulate
+from eos_vmtracer.planner import PendingVlan, Plan, plan, simulate
 from eos_vmtracer.vlans import VlanSet
 
 NOW = 10_000.0
@@ -328,9 +328,11 @@ def test_created_vlan_deleted_only_when_nothing_uses_it() -> None:
             )
         },
         created_vlans={100: 0.0},
+        vlans_unneeded_since={100: 0.0},
     )
     p = plan(session([esx()], []), f, cfg(), ledger, NOW)
     assert removes(p) == {"Ethernet1": "100"} and p.delete_vlans == VlanSet([100])
+    assert not p.ledger.vlans_unneeded_since  # deleted with its last owned port
     # An access port (someone else's) still uses it: keep the VLAN.
     used = replace(
         f,
@@ -341,6 +343,41 @@ def test_created_vlan_deleted_only_when_nothing_uses_it() -> None:
     )
     p = plan(session([esx()], []), used, cfg(), ledger, NOW)
     assert removes(p) == {"Ethernet1": "100"} and not p.delete_vlans
+
+
+def test_a_vlan_created_for_a_trunk_allowing_all_is_not_deleted_while_needed() -> None:
+    """Found by the idempotence property: on a trunk allowing every VLAN (EOS's
+    default) nothing is added, so nothing is owned; the VLAN created for the VM must
+    still not be deleted by the next plan while the VM needs it."""
+    inv = session(
+        [esx(pgs=(pg("VM-100", VlanSpec.single(100)),))], [a_vm("vm-1", "host-1", std("VM-100"))]
+    )
+    f = facts(Ethernet1="ALL")
+    first = plan(inv, f, cfg(), Ledger(), NOW)
+    assert first.create_vlans == {100: "VM-100"} and not first.changes
+    second = plan(inv, simulate(f, first), cfg(), first.ledger, NOW + 1)
+    assert second.empty(), (second.create_vlans, second.delete_vlans)
+    # Once no VM needs it, it goes after remove_delay (300 s) of non-use, not before.
+    f2, gone = simulate(f, first), session([esx()], [])
+    third = plan(gone, f2, cfg(), first.ledger, NOW + 2)
+    assert third.empty() and third.next_due == NOW + 2 + 300
+    assert third.pending_vlans == (PendingVlan(100, NOW + 2, NOW + 2 + 300),)
+    # Needed again in between: the clock starts over.
+    again = plan(inv, f2, cfg(), third.ledger, NOW + 100)
+    assert again.empty() and again.ledger.vlans_unneeded_since == {}
+    fourth = plan(gone, f2, cfg(), third.ledger, NOW + 2 + 299)
+    assert fourth.empty() and fourth.ledger.vlans_unneeded_since == {100: NOW + 2}
+    fifth = plan(gone, f2, cfg(), fourth.ledger, NOW + 2 + 300)
+    assert fifth.delete_vlans == VlanSet([100]) and 100 not in fifth.ledger.created_vlans
+    # vCenter not synchronised: the clock neither starts nor runs.
+    down = session([esx()], [], synced=False)
+    held = plan(down, f2, cfg(), first.ledger, NOW + 10_000)
+    assert held.empty() and held.ledger.vlans_unneeded_since == {} and held.next_due is None
+    assert held.pending_vlans == (
+        PendingVlan(100, None, None, "session vc1 is disconnected, not synchronised"),
+    )
+    held = plan(down, f2, cfg(), fourth.ledger, NOW + 10_000)
+    assert held.empty() and held.ledger.vlans_unneeded_since == {100: NOW + 2}
 
 
 def test_deleted_vlan_is_recreated_when_needed() -> None:

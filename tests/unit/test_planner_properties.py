@@ -92,9 +92,42 @@ def test_all_sessions_down_removes_nothing(w: World) -> None:
     down = Inventory(tuple(replace(s, synced=False) for s in w.inventory.sessions))
     p = plan(down, w.facts, w.config, w.ledger, w.now)
     assert not removals(p)
-    assert not p.delete_vlans or all(
-        not any(e.vlan == v for e in w.ledger.entries.values()) for v in p.delete_vlans
-    )
+    assert not p.delete_vlans  # any session may need a VLAN the agent created
+
+
+@PROPERTY
+@given(worlds(), st.integers(0, 1))
+def test_one_session_unsynced_deletes_no_vlan(w: World, which: int) -> None:
+    sessions = list(w.inventory.sessions)
+    if not sessions:
+        return
+    i = which % len(sessions)
+    sessions[i] = replace(sessions[i], synced=False)
+    p = plan(Inventory(tuple(sessions)), w.facts, w.config, w.ledger, w.now)
+    assert not p.delete_vlans
+    # The clocks of unused created VLANs neither start nor move while held.
+    for v, since in p.ledger.vlans_unneeded_since.items():
+        assert w.ledger.vlans_unneeded_since.get(v) == since
+
+
+@PROPERTY
+@given(worlds())
+def test_created_vlan_deleted_only_unneeded_for_the_delay(w: World) -> None:
+    """A VLAN the agent created goes only after remove_delay of non-need, never while
+    a port the agent manages needs it (even a trunk allowing every VLAN, where
+    nothing is added and so nothing owned)."""
+    p = run(w)
+    delay = w.config.switch.remove_delay
+    needed = VlanSet(v for view in p.interfaces.values() for v in view.needed)
+    for v in p.delete_vlans:
+        since = w.ledger.vlans_unneeded_since.get(v, w.now)
+        assert w.now - since >= delay, (v, since, delay)
+        assert v not in needed
+    for v, since in p.ledger.vlans_unneeded_since.items():
+        assert v in p.ledger.created_vlans and v not in needed and since <= w.now
+    for pv in p.pending_vlans:  # what the status shows as waiting is not due yet
+        assert pv.vlan not in p.delete_vlans and pv.vlan not in needed
+        assert pv.held or (pv.due is not None and pv.due > w.now)
 
 
 @PROPERTY
@@ -389,4 +422,5 @@ def test_applied_equals_planning_again(w: World) -> None:
     cheap = applied(first, after)
     assert cheap.interfaces == again.interfaces
     assert cheap.pending == again.pending
+    assert cheap.pending_vlans == again.pending_vlans
     assert cheap.empty() and cheap.next_due == again.next_due
