@@ -284,16 +284,13 @@ class InventoryStore:
         except _Skip:
             return False
         old = self._vms.get(m)
-        if old == vm:
-            if not isinstance(props.get(_DEVICES), Nics):
-                props[_DEVICES] = Nics(old.nics)  # the devices are read: keep the vNICs only
-            return False
-        vm = self._shared_vm(vm)
+        changed = old != vm
+        if old is None or changed:
+            self._vms[m] = old = self._shared_vm(vm)
+            self._vm_hosts[m] = vm.host
         if not isinstance(props.get(_DEVICES), Nics):
-            props[_DEVICES] = Nics(vm.nics)
-        self._vms[m] = vm
-        self._vm_hosts[m] = vm.host
-        return True
+            props[_DEVICES] = Nics(old.nics)  # the devices are read: keep the vNICs only
+        return changed
 
     # -- reading -----------------------------------------------------------------------------
     def hosts(self) -> Mapping[str, Host]:
