@@ -317,6 +317,21 @@ def read_status(run_dir: str, *, now: Optional[float] = None) -> dict[str, Any]:
     return doc
 
 
+#: A list of VLANs waiting to go (from a port, or from the switch): when, or why not yet.
+_PENDING: dict[str, Any] = {
+    "type": "array",
+    "items": {
+        "type": "object",
+        "required": ["vlan", "since", "due", "held"],
+        "properties": {
+            "vlan": {"type": "integer"},
+            "since": {"type": ["number", "null"]},
+            "due": {"type": ["number", "null"]},
+            "held": {"type": "string"},
+        },
+    },
+}
+
 #: JSON Schema of the status document (and so of every ``show --json``).
 STATUS_SCHEMA: dict[str, Any] = {
     "$schema": "https://json-schema.org/draft/2020-12/schema",
@@ -390,33 +405,11 @@ STATUS_SCHEMA: dict[str, Any] = {
                 ],
                 "properties": {
                     "role": {"enum": ["edge", "uplink"]},
-                    "pending": {
-                        "type": "array",
-                        "items": {
-                            "type": "object",
-                            "required": ["vlan", "since", "due", "held"],
-                            "properties": {
-                                "vlan": {"type": "integer"},
-                                "due": {"type": ["number", "null"]},
-                            },
-                        },
-                    },
+                    "pending": _PENDING,
                 },
             },
         },
-        "vlans_pending_delete": {
-            "type": "array",
-            "items": {
-                "type": "object",
-                "required": ["vlan", "since", "due", "held"],
-                "properties": {
-                    "vlan": {"type": "integer"},
-                    "since": {"type": ["number", "null"]},
-                    "due": {"type": ["number", "null"]},
-                    "held": {"type": "string"},
-                },
-            },
-        },
+        "vlans_pending_delete": _PENDING,
         "hosts": {
             "type": "array",
             "items": {
