@@ -48,9 +48,9 @@ $(VENV39)/.stamp: pyproject.toml
 venv: $(VENV)/.stamp
 	@if [ -n "$(PY39)" ]; then $(MAKE) --no-print-directory $(VENV39)/.stamp; fi
 
-$(VCSIM): $(wildcard tests/lab/vcsim/*.go) tests/lab/vcsim/build.sh
+$(VCSIM): $(wildcard lab/vcsim/*.go) lab/vcsim/build.sh
 	@mkdir -p $(BUILD)
-	tests/lab/vcsim/build.sh $@
+	lab/vcsim/build.sh $@
 
 lab: apt $(VCSIM)
 
@@ -78,7 +78,7 @@ test: deps lint unit tests39
 	@if [ -z "$(PY39)" ]; then echo "!!!!!!!! WARNING: tests ran without Python 3.9 !!!!!!!!" >&2; fi
 
 demo: deps
-	$(if $(PY39),$(VENV39),$(VENV))/bin/python -m tests.lab.demo
+	$(if $(PY39),$(VENV39),$(VENV))/bin/python -m lab.demo
 
 bench: deps
 	$(if $(PY39),$(VENV39),$(VENV))/bin/python -m bench

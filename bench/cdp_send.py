@@ -29,7 +29,7 @@ import time
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 from eos_vmtracer.cdp import CdpIdentity, CdpSender, RawLink, build_frame
-from tests.lab.netns import HostNamespace, Namespace, check_tools
+from lab.netns import HostNamespace, Namespace, check_tools
 
 IDENTITY = CdpIdentity(
     device_id="leaf1.dc1.example.com",

@@ -1,7 +1,7 @@
 """Lab vCenter scenarios for the benchmarks: hosts cabled to the ports of one leaf switch.
 
 What this module is for: the estates the benchmarks measure, as plain scenario
-dicts for :class:`tests.lab.vcsim.VcsimLab`, plus what the switch must carry once
+dicts for :class:`lab.vcsim.VcsimLab`, plus what the switch must carry once
 the agent has caught up (:func:`expected_vlans`), computed from the scenario alone
 (an oracle independent of the planner).
 

@@ -38,8 +38,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Iterable, Iterator, Optional, Sequence
 
-from tests.lab.eapi import EapiEmulator, SwitchState
-from tests.lab.vcsim import VcsimLab, ensure_built
+from lab.eapi import EapiEmulator, SwitchState
+from lab.vcsim import VcsimLab, ensure_built
 
 REPO = Path(__file__).resolve().parents[1]
 SHM = "/dev/shm" if os.path.isdir("/dev/shm") and os.access("/dev/shm", os.W_OK) else None

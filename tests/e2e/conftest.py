@@ -1,6 +1,6 @@
 """The end-to-end suite's lab: one world shared by the tests, made whole before each.
 
-The world (tests/lab/world) is built once for this package (and stopped when its
+The world (lab/world) is built once for this package (and stopped when its
 last test is done, so it does not run beside other suites) from
 ``topology.standard()``: two lab vCenters, the eAPI emulator, ESXi hosts as
 network namespaces running lldpd, cabled by veths to a switch namespace where
@@ -20,8 +20,8 @@ from typing import Any
 
 import pytest
 
-from tests.lab.netns import is_root
-from tests.lab.world import World, topology
+from lab.netns import is_root
+from lab.world import World, topology
 
 
 @pytest.hookimpl(hookwrapper=True)

@@ -15,8 +15,8 @@ import time
 from dataclasses import dataclass
 from typing import Any, Iterable, Optional
 
-from tests.lab.eapi.state import parse_vlan_list
-from tests.lab.world import World
+from lab.eapi.state import parse_vlan_list
+from lab.world import World
 
 
 @dataclass(frozen=True)

@@ -20,7 +20,7 @@ from tests.e2e.helpers import (
     wait_status,
     wait_vlan,
 )
-from tests.lab.world import World
+from lab.world import World
 
 pytestmark = pytest.mark.e2e
 

@@ -13,8 +13,8 @@ import time
 import pytest
 
 from tests.e2e.helpers import config_changes, parse_table, pending, wait_status, wait_vlan
-from tests.lab.netns import LldpNeighbor, is_root, run
-from tests.lab.world import Cable, TopologyError, World, cdp_spec, topology
+from lab.netns import LldpNeighbor, is_root, run
+from lab.world import Cable, TopologyError, World, cdp_spec, topology
 
 pytestmark = pytest.mark.e2e
 

@@ -27,7 +27,7 @@ from eos_vmtracer.cdp import (
 )
 from eos_vmtracer.config import CdpConfig, Config, SwitchConfig
 from eos_vmtracer.model import SwitchFacts, SwitchInterface
-from tests.lab.netns import HostNamespace, LldpNeighbor, Namespace, check_tools, is_root
+from lab.netns import HostNamespace, LldpNeighbor, Namespace, check_tools, is_root
 
 pytestmark = [
     pytest.mark.integration,

@@ -20,7 +20,7 @@ from collections.abc import Iterator
 import pytest
 
 from eos_vmtracer.cdp import CdpIdentity, CdpSender, build_frame
-from tests.lab.netns import HostNamespace, Namespace, check_tools, is_root, read_fields
+from lab.netns import HostNamespace, Namespace, check_tools, is_root, read_fields
 
 pytestmark = [
     pytest.mark.integration,

@@ -14,10 +14,10 @@ from pathlib import Path
 
 import pytest
 
-from tests.lab.eapi.server import EapiEmulator
-from tests.lab.eapi.state import SwitchState
-from tests.lab.vcsim import scenarios
-from tests.lab.vcsim.lab import VcsimLab
+from lab.eapi.server import EapiEmulator
+from lab.eapi.state import SwitchState
+from lab.vcsim import scenarios
+from lab.vcsim.lab import VcsimLab
 
 pytestmark = pytest.mark.integration
 

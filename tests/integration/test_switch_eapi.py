@@ -28,8 +28,8 @@ from eos_vmtracer.switch import (
 )
 from eos_vmtracer.switch.eapi import FACTS_COMMANDS
 from eos_vmtracer.vlans import VlanSet
-from tests.lab.eapi import EapiEmulator, LabClient, SwitchState
-from tests.lab.eapi.tls import self_signed
+from lab.eapi import EapiEmulator, LabClient, SwitchState
+from lab.eapi.tls import self_signed
 
 pytestmark = pytest.mark.integration
 

@@ -17,7 +17,7 @@ from eos_vmtracer.config import SwitchConfig
 from eos_vmtracer.planner import InterfaceChange, Plan
 from eos_vmtracer.switch import EapiSwitch, TransientSwitchError
 from eos_vmtracer.vlans import VlanSet
-from tests.lab.eapi import LabClient
+from lab.eapi import LabClient
 
 pytestmark = pytest.mark.integration
 ROOT = Path(__file__).resolve().parent.parent.parent
@@ -37,7 +37,7 @@ def emulator_process() -> Iterator[tuple[dict[str, str], str]]:
     with open(state_file, "w") as f:
         json.dump(spec, f)
     socket_path = os.path.join(directory, "eapi.sock")
-    command = [sys.executable, "-m", "tests.lab.eapi", "--socket", socket_path]
+    command = [sys.executable, "-m", "lab.eapi", "--socket", socket_path]
     command += ["--http-port", "0", "--state-file", state_file]
     proc = subprocess.Popen(command, cwd=ROOT, stdout=subprocess.PIPE, text=True)
     try:

@@ -17,7 +17,7 @@ import pyeapi
 import pytest
 from pyeapi.eapilib import CommandError
 
-from tests.lab.eapi import EapiEmulator, SwitchState
+from lab.eapi import EapiEmulator, SwitchState
 
 pytestmark = pytest.mark.integration
 

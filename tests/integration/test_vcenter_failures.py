@@ -12,8 +12,8 @@ import pytest
 
 from eos_vmtracer.model import SessionState
 from eos_vmtracer.vcenter import SessionTiming, VcenterSession
-from tests.lab.vcsim import VcsimLab, ensure_built, scenarios
-from tests.lab.vcsim.testing import FAST, expected_inventory, session_config, wait_for
+from lab.vcsim import VcsimLab, ensure_built, scenarios
+from lab.vcsim.testing import FAST, expected_inventory, session_config, wait_for
 
 pytestmark = pytest.mark.integration
 

@@ -13,8 +13,8 @@ from typing import Any, Iterator
 import pytest
 
 from eos_vmtracer.vcenter import VcenterSession
-from tests.lab.vcsim import VcsimLab, ensure_built, scenarios
-from tests.lab.vcsim.testing import FAST, session_config, wait_for
+from lab.vcsim import VcsimLab, ensure_built, scenarios
+from lab.vcsim.testing import FAST, session_config, wait_for
 
 pytestmark = pytest.mark.integration
 

@@ -13,9 +13,9 @@ from typing import Any, Optional
 
 import pytest
 
-from tests.lab.eapi.cli import Engine
-from tests.lab.eapi.server import EapiEmulator
-from tests.lab.eapi.state import SwitchState
+from lab.eapi.cli import Engine
+from lab.eapi.server import EapiEmulator
+from lab.eapi.state import SwitchState
 
 DATA = Path(__file__).resolve().parent.parent / "data" / "eos"
 

@@ -15,7 +15,7 @@ from __future__ import annotations
 import time
 from typing import Any, Callable, Optional
 
-from tests.lab.eapi.state import Port, SwitchState, allowed_text, default_vlan_name
+from lab.eapi.state import Port, SwitchState, allowed_text, default_vlan_name
 
 BOOT_TIME = time.time() - 3600.0
 

@@ -2,7 +2,7 @@
 
 What this module is for::
 
-    python -m tests.lab.eapi --socket /tmp/lab/eapi.sock --http-port 0 \\
+    python -m lab.eapi --socket /tmp/lab/eapi.sock --http-port 0 \\
         --state-file switch.json [--user admin:secret] [--ready-file ready.json] \\
         [--tls-cert cert.pem --tls-key key.pem]
 
@@ -26,12 +26,12 @@ import sys
 import threading
 from typing import Optional
 
-from tests.lab.eapi.server import EapiEmulator
-from tests.lab.eapi.state import SwitchState
+from lab.eapi.server import EapiEmulator
+from lab.eapi.state import SwitchState
 
 
 def main(argv: Optional[list[str]] = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m tests.lab.eapi", description=__doc__)
+    parser = argparse.ArgumentParser(prog="python -m lab.eapi", description=__doc__)
     parser.add_argument("--socket", help="Unix socket path to serve eAPI on")
     parser.add_argument("--http-port", type=int, help="TCP port for HTTP eAPI (0: any free)")
     parser.add_argument("--host", default="127.0.0.1", help="address to bind (default loopback)")

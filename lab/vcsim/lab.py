@@ -30,10 +30,10 @@ import time
 from pathlib import Path
 from typing import Any, Mapping, Optional, Union
 
-from tests.lab.vcsim.control import LabControl
+from lab.vcsim.control import LabControl
 
 HERE = Path(__file__).resolve().parent
-REPO = HERE.parents[2]
+REPO = HERE.parents[1]
 BINARY = REPO / "build" / "vcsim-lab"
 
 

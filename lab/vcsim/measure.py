@@ -1,6 +1,6 @@
 """Measure the lab and the vCenter adapter; print JSON.
 
-    python -m tests.lab.vcsim.measure [--steady SECONDS] [--cold-build]
+    python -m lab.vcsim.measure [--steady SECONDS] [--cold-build]
 
 What this module is for: the numbers the vCenter work is judged by: how long the
 simulator takes to build (cold and warm Go cache) and to start, how long an event
@@ -25,9 +25,9 @@ import time
 from typing import Any
 
 from eos_vmtracer.vcenter import SessionTiming, VcenterSession
-from tests.lab.vcsim import VcsimLab, ensure_built, scenarios
-from tests.lab.vcsim.lab import HERE, REPO
-from tests.lab.vcsim.testing import FAST, session_config, wait_for
+from lab.vcsim import VcsimLab, ensure_built, scenarios
+from lab.vcsim.lab import HERE, REPO
+from lab.vcsim.testing import FAST, session_config, wait_for
 
 
 def build_seconds(cold: bool) -> float:

@@ -14,7 +14,7 @@ In-process::
     ...
     emu.stop()
 
-As a process: ``python -m tests.lab.eapi --socket PATH --http-port N --state-file F``
+As a process: ``python -m lab.eapi --socket PATH --http-port N --state-file F``
 (see ``__main__``); :class:`LabClient` drives its control API from another process.
 
 It must never import the project under test (``eos_vmtracer``).
@@ -22,8 +22,8 @@ It must never import the project under test (``eos_vmtracer``).
 
 from __future__ import annotations
 
-from tests.lab.eapi.client import LabClient
-from tests.lab.eapi.server import EapiEmulator, Endpoints
-from tests.lab.eapi.state import Port, SwitchState
+from lab.eapi.client import LabClient
+from lab.eapi.server import EapiEmulator, Endpoints
+from lab.eapi.state import Port, SwitchState
 
 __all__ = ["EapiEmulator", "Endpoints", "LabClient", "Port", "SwitchState"]

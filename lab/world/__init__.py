@@ -3,17 +3,17 @@
 What this package is for: the end-to-end tests (tests/e2e) and ``make demo`` build
 one :class:`World` from a :class:`Topology` — lab vCenters, the eAPI emulator, a
 switch namespace, ESXi hosts as namespaces running lldpd, the CDP bridge from
-lldpd to vCenter — and run ``vmtracer run`` in it. See :mod:`tests.lab.world.world`.
+lldpd to vCenter — and run ``vmtracer run`` in it. See :mod:`lab.world.world`.
 
 It must never be imported by runtime code (eos_vmtracer/).
 """
 
 from __future__ import annotations
 
-from tests.lab.world import topology
-from tests.lab.world.bridge import NeighborBridge, Push, cdp_spec
-from tests.lab.world.topology import Cable, Timings, Topology, TopologyError, Vcenter
-from tests.lab.world.world import World, WorldError, vlan_set
+from lab.world import topology
+from lab.world.bridge import NeighborBridge, Push, cdp_spec
+from lab.world.topology import Cable, Timings, Topology, TopologyError, Vcenter
+from lab.world.world import World, WorldError, vlan_set
 
 __all__ = [
     "Cable",

@@ -1,8 +1,8 @@
 """``make demo``: the whole lab, the agent, and one VM's VLAN following it around.
 
-What this module is for: ``python -m tests.lab.demo`` (run by ``make demo`` under
+What this module is for: ``python -m lab.demo`` (run by ``make demo`` under
 the Python 3.9 environment, as root) builds the lab world of
-:func:`tests.lab.world.topology.demo` — a lab vCenter, the eAPI emulator as
+:func:`lab.world.topology.demo` — a lab vCenter, the eAPI emulator as
 switch ``leaf1``, ESXi hosts esx1 and esx2 as network namespaces running lldpd,
 cabled to Ethernet1 and Ethernet2 — starts ``vmtracer run``, and walks through
 a VM's life: powered on, moved by vMotion (the VLAN is on the destination port
@@ -24,8 +24,8 @@ import time
 from typing import Any, NoReturn
 
 from eos_vmtracer.vlans import VlanSet
-from tests.lab.netns import LabError, check_tools, is_root
-from tests.lab.world import World, WorldError, topology
+from lab.netns import LabError, check_tools, is_root
+from lab.world import World, WorldError, topology
 
 BOLD, DIM, RESET = ("\033[1m", "\033[2m", "\033[0m") if sys.stdout.isatty() else ("", "", "")
 

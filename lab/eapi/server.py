@@ -42,8 +42,8 @@ import traceback
 from dataclasses import asdict, dataclass
 from typing import Any, Optional
 
-from tests.lab.eapi.cli import COULD_NOT_RUN, CliError, Engine
-from tests.lab.eapi.state import SwitchState
+from lab.eapi.cli import COULD_NOT_RUN, CliError, Engine
+from lab.eapi.state import SwitchState
 
 FAULT_KINDS = ("latency", "fail", "session_locked", "drop", "http")
 LOCKED_MESSAGE = (

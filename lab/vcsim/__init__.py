@@ -9,9 +9,9 @@ It must never be imported by runtime code (eos_vmtracer/).
 
 from __future__ import annotations
 
-from tests.lab.vcsim import scenarios
-from tests.lab.vcsim.control import LabControl, LabControlError
-from tests.lab.vcsim.lab import BINARY, LabError, VcsimLab, ensure_built
+from lab.vcsim import scenarios
+from lab.vcsim.control import LabControl, LabControlError
+from lab.vcsim.lab import BINARY, LabError, VcsimLab, ensure_built
 
 __all__ = [
     "BINARY",

@@ -1,7 +1,7 @@
 """A client for a running emulator: raw ``runCmds`` and the ``/lab`` control API.
 
 What this module is for: tests and the demo that run the emulator in another
-process (``python -m tests.lab.eapi``) inject faults, read the request counter,
+process (``python -m lab.eapi``) inject faults, read the request counter,
 read or replace the configuration, and make "operator" changes with plain
 ``runCmds`` requests — over HTTP or over the Unix socket.
 

@@ -1,6 +1,6 @@
 """The whole lab on one machine: vCenters, the switch, ESXi hosts, cables, and the agent.
 
-What this module is for: :class:`World` builds a :class:`~tests.lab.world.topology.Topology`
+What this module is for: :class:`World` builds a :class:`~lab.world.topology.Topology`
 out of the real peers the project has, and runs the agent against them as a user
 would (``vmtracer run --config F`` in its own process)::
 
@@ -15,7 +15,7 @@ What runs:
 - one lab vCenter per topology vCenter (``build/vcsim-lab``, https, certificate
   pinned by thumbprint in the agent's configuration); its scenario presets no
   neighbour for a cabled vmnic;
-- the eAPI emulator as its own process (``python -m tests.lab.eapi``) on a Unix
+- the eAPI emulator as its own process (``python -m lab.eapi``) on a Unix
   socket, with the topology's switch state (hostname, Ethernets, a Port-Channel,
   the operator's VLANs);
 - a "switch" network namespace whose veth ends carry EOS's kernel names (``et1``,
@@ -23,7 +23,7 @@ What runs:
   the lab vCenters listen (on a per-run 198.18.0.0/15 benchmarking address);
 - one namespace per ESXi host, its vmnics cabled to the switch ends, ``lldpd -c -r``
   listening for CDP inside;
-- the CDP bridge (:class:`~tests.lab.world.bridge.NeighborBridge`): what each host's
+- the CDP bridge (:class:`~lab.world.bridge.NeighborBridge`): what each host's
   lldpd heard becomes what its vCenter answers to ``QueryNetworkHint``;
 - the agent, in the switch namespace, with the default kernel naming (no
   ``kernel_interfaces`` override): its CDP frames are the only source of cabling.
@@ -51,9 +51,9 @@ import time
 from pathlib import Path
 from typing import Any, Callable, Optional
 
-from tests.lab.eapi import LabClient
-from tests.lab.eapi.state import parse_vlan_list
-from tests.lab.netns import (
+from lab.eapi import LabClient
+from lab.eapi.state import parse_vlan_list
+from lab.netns import (
     HostNamespace,
     Namespace,
     check_tools,
@@ -61,11 +61,11 @@ from tests.lab.netns import (
     run,
     unique_name,
 )
-from tests.lab.vcsim import LabControl, VcsimLab, ensure_built
-from tests.lab.world.bridge import NeighborBridge
-from tests.lab.world.topology import Topology, kernel_name
+from lab.vcsim import LabControl, VcsimLab, ensure_built
+from lab.world.bridge import NeighborBridge
+from lab.world.topology import Topology, kernel_name
 
-REPO = Path(__file__).resolve().parents[3]
+REPO = Path(__file__).resolve().parents[2]
 MGMT_NET = ipaddress.ip_network("198.18.0.0/15")  # RFC 2544 benchmarking addresses
 MGMT_IFNAME = "ma1"  # EOS's kernel name for Management1
 
@@ -248,7 +248,7 @@ class World:
                 [
                     self.python,
                     "-m",
-                    "tests.lab.eapi",
+                    "lab.eapi",
                     "--socket",
                     self.eapi_socket,
                     "--state-file",
@@ -323,7 +323,7 @@ class World:
         t = self.topology.timings
         q = json.dumps  # a JSON string is a valid TOML basic string
         lines = [
-            "# eos-vmtracer lab world (tests/lab/world)",
+            "# eos-vmtracer lab world (lab/world)",
             "[switch]",
             f"interfaces = {q(list(self.topology.interfaces))}",
             'eapi_transport = "socket"',

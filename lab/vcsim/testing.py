@@ -31,7 +31,7 @@ from eos_vmtracer.model import (
 )
 from eos_vmtracer.vcenter import SessionTiming
 from eos_vmtracer.vlans import VlanSet
-from tests.lab.vcsim.lab import VcsimLab
+from lab.vcsim.lab import VcsimLab
 
 #: Timings that make a session react fast in tests (defaults suit production).
 FAST = SessionTiming(

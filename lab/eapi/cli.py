@@ -15,7 +15,7 @@ Supported: ``enable``/``disable``; ``configure [terminal]``; ``configure session
 vlan add|remove|except|none|all|LIST``, ``switchport trunk native vlan``,
 ``switchport access vlan``, ``[no] description``, ``[no] shutdown``, ``[no]
 channel-group N mode active|passive|on``, ``[no] ip address``; ``[no] vlan LIST``,
-``[no] name``; and the show commands of :mod:`tests.lab.eapi.shows` plus ``show
+``[no] name``; and the show commands of :mod:`lab.eapi.shows` plus ``show
 running-config`` and ``show configuration sessions [detail]``.
 
 It must never accept a command it does not know: anything else is "Invalid input"
@@ -30,8 +30,8 @@ import time
 from dataclasses import dataclass, field
 from typing import Any, Callable, Optional, Union
 
-from tests.lab.eapi import shows
-from tests.lab.eapi.state import (
+from lab.eapi import shows
+from lab.eapi.state import (
     ALL_VLANS,
     Port,
     SwitchState,

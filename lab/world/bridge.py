@@ -23,8 +23,8 @@ import time
 from dataclasses import dataclass
 from typing import Any, Callable, Mapping, Optional
 
-from tests.lab.netns import HostNamespace, LabError, LldpNeighbor
-from tests.lab.vcsim import LabControl, LabControlError
+from lab.netns import HostNamespace, LabError, LldpNeighbor
+from lab.vcsim import LabControl, LabControlError
 
 log = logging.getLogger(__name__)
 

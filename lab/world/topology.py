@@ -1,12 +1,12 @@
 """What the lab world is made of: the switch, the vCenters, the ESXi hosts and the cabling.
 
 What this module is for: one plain description (:class:`Topology`) that the
-world (:mod:`tests.lab.world.world`) builds from, and two ready-made ones: the
+world (:mod:`lab.world.world`) builds from, and two ready-made ones: the
 end-to-end suite's (:func:`standard`) and the demo's (:func:`demo`). A topology
 says which host vmnic is cabled to which switch port; the vCenter scenarios it
 produces never preset a neighbour for a cabled vmnic — what vCenter reports
 about cabling must come from the agent's own CDP frames, as heard by lldpd in
-the host's namespace (see :mod:`tests.lab.world.bridge`).
+the host's namespace (see :mod:`lab.world.bridge`).
 
 It must never import the project under test (``eos_vmtracer``): the expected
 cabling and port names are computed here independently, so they can serve as an
@@ -19,7 +19,7 @@ import re
 from dataclasses import dataclass, field
 from typing import Any, Iterable, Mapping, Optional
 
-from tests.lab.eapi.state import SwitchState
+from lab.eapi.state import SwitchState
 
 
 class TopologyError(ValueError):
