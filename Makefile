@@ -57,7 +57,7 @@ lab: apt $(VCSIM)
 deps: apt venv lab
 
 lint: venv
-	$(VENV)/bin/ruff check eos_vmtracer tests bench extension
+	$(VENV)/bin/ruff check eos_vmtracer tests bench extension lab
 	$(VENV)/bin/mypy
 	$(VENV)/bin/vermin -q --no-tips --violations -t=3.9- eos_vmtracer extension
 

@@ -16,6 +16,7 @@ import jsonschema
 import pytest
 
 from eos_vmtracer.status import STATUS_SCHEMA
+from lab.world import World
 from tests.e2e.helpers import (
     agent_changes,
     parse_table,
@@ -26,7 +27,6 @@ from tests.e2e.helpers import (
     wait_status,
     wait_vlan,
 )
-from lab.world import World
 
 pytestmark = pytest.mark.e2e
 

@@ -11,6 +11,7 @@ import time
 
 import pytest
 
+from lab.world import World
 from tests.e2e.helpers import (
     agent_changes,
     config_changes,
@@ -20,7 +21,6 @@ from tests.e2e.helpers import (
     wait_status,
     wait_vlan,
 )
-from lab.world import World
 
 pytestmark = pytest.mark.e2e
 

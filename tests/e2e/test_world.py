@@ -12,9 +12,9 @@ import time
 
 import pytest
 
-from tests.e2e.helpers import config_changes, parse_table, pending, wait_status, wait_vlan
 from lab.netns import LldpNeighbor, is_root, run
 from lab.world import Cable, TopologyError, World, cdp_spec, topology
+from tests.e2e.helpers import config_changes, parse_table, pending, wait_status, wait_vlan
 
 pytestmark = pytest.mark.e2e
 
