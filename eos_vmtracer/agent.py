@@ -26,6 +26,7 @@ from typing import Any, Callable, Optional, Protocol
 
 from eos_vmtracer import status as status_mod
 from eos_vmtracer.config import Config
+from eos_vmtracer.fileio import StateLock
 from eos_vmtracer.history import Event, History
 from eos_vmtracer.ledger import Ledger, LedgerStore
 from eos_vmtracer.model import Inventory, SessionInventory, SwitchFacts
@@ -113,7 +114,8 @@ class Agent:
         make_sessions = sessions or (lambda cb: _default_sessions(config, cb))
         self._sessions = make_sessions(self.request_reconcile)
         self._cdp = cdp if cdp is not None else _default_cdp(config)
-        self._store = LedgerStore(config.switch.state_dir)
+        self._store = LedgerStore(config.switch.state_dir, clock)
+        self._state_lock = StateLock(config.switch.state_dir)
         self._history = History(config.switch.state_dir)
         self._ledger = Ledger()
         self._facts: Optional[SwitchFacts] = None
@@ -160,7 +162,12 @@ class Agent:
 
     # -- the loop -----------------------------------------------------------------------
     def run(self) -> None:
-        """Run until :meth:`stop`; returns after a clean shutdown."""
+        """Run until :meth:`stop`; returns after a clean shutdown.
+
+        Raises :class:`~eos_vmtracer.fileio.StateDirError`, having started nothing, when
+        another agent runs with the same ``state_dir`` (or its lock cannot be opened).
+        """
+        self._state_lock.acquire()
         self._ledger = self._store.load()
         self._history_safe([Event(self._clock(), "start", reason=f"pid {os.getpid()}")])
         log.info(
@@ -266,6 +273,7 @@ class Agent:
             # The ledger could not be written: nothing was applied (see _apply).
             log.error("%%VMTRACER-3-STATE_ERROR: %s: %s", e.filename or "state_dir", e.strerror)
             self._finish(started, "error", f"state: {e.strerror}")
+            self._facts = None  # a change may have been applied before a later save failed
             self._backoff_until = self._mono() + 10.0
             return None
 
@@ -483,6 +491,11 @@ class Agent:
             counters=self._counters,
             switch=switch,
             cdp=cdp,
+            ledger={
+                "trusted": self._ledger.trusted,
+                "error": self._store.error,
+                "since": self._store.error_since,
+            },
         )
         return status_mod.build(
             self.config, self._inventory, facts, self._plan, agent, self._clock()
@@ -527,6 +540,7 @@ class Agent:
         self._history_safe([Event(self._clock(), "stop")])
         with contextlib.suppress(OSError):
             os.unlink(status_mod.status_path(self.config.switch.run_dir))
+        self._state_lock.release()
 
 
 def _summary(reasons: list[str], limit: int = 3) -> str:

@@ -10,11 +10,12 @@ never change the switch except in ``run``.
 
 from __future__ import annotations
 
+import contextlib
 import enum
 import os
 import sys
 from dataclasses import replace
-from typing import Any, Callable, NoReturn, Optional, TypeVar
+from typing import Any, Callable, Iterator, NoReturn, Optional, TypeVar
 
 import click
 
@@ -131,6 +132,7 @@ def run(config_path: Optional[str]) -> None:
 
     from eos_vmtracer import eossdk_bridge, logsetup
     from eos_vmtracer.agent import Agent
+    from eos_vmtracer.fileio import StateDirError
     from eos_vmtracer.switch import SwitchError
 
     if eossdk_bridge.available():  # on EOS: daemon options in, status_set out
@@ -152,7 +154,10 @@ def run(config_path: Optional[str]) -> None:
 
     signal.signal(signal.SIGTERM, on_signal)
     signal.signal(signal.SIGINT, on_signal)
-    agent.run()
+    try:
+        agent.run()
+    except StateDirError as e:  # another agent has this state_dir
+        fail(str(e))
 
 
 @cli.command()
@@ -222,7 +227,13 @@ def show(what: str, config_path: Optional[str], as_json: bool, limit: int) -> No
 
         from eos_vmtracer.history import History
 
-        events = [asdict(e) for e in History(config.switch.state_dir).read(limit)]
+        history = History(config.switch.state_dir)
+        events = [asdict(e) for e in history.read(limit)]
+        if history.skipped:
+            click.echo(
+                f"vmtracer: skipped {_count(history.skipped, 'unreadable line')} in {history.path}",
+                err=True,
+            )
         click.echo(json.dumps(events, indent=2) if as_json else render.history_table(events))
         return
     doc = read_status_or_fail(config)
@@ -235,7 +246,9 @@ def show(what: str, config_path: Optional[str], as_json: bool, limit: int) -> No
         "vms": render.vms_table,
         "hosts": render.hosts_table,
     }[what]
-    click.echo(renderer(doc, time.time()))
+    with malformed_status(config):
+        text = renderer(doc, time.time())
+    click.echo(text)
 
 
 @cli.command()
@@ -256,9 +269,11 @@ def explain(interface: str, config_path: Optional[str], vlan: Optional[int]) -> 
     config = load_config(config_path)
     doc = read_status_or_fail(config)
     try:
-        click.echo(render.explain(doc, name, vlan, time.time()))
+        with malformed_status(config):
+            text = render.explain(doc, name, vlan, time.time())
     except LookupError as e:
         fail(str(e.args[0]))
+    click.echo(text)
 
 
 def read_status_or_fail(config: Config) -> dict[str, Any]:
@@ -269,6 +284,22 @@ def read_status_or_fail(config: Config) -> dict[str, Any]:
         return read_status(config.switch.run_dir)
     except StatusUnavailable as e:
         fail(str(e))
+
+
+@contextlib.contextmanager
+def malformed_status(config: Config) -> Iterator[None]:
+    """Report a status document too malformed to print as such (one line, exit 1).
+
+    :func:`~eos_vmtracer.status.read_status` checks the members its schema names; a
+    bad value deeper down surfaces here, while the document is rendered.
+    """
+    from eos_vmtracer.status import status_path
+
+    try:
+        yield
+    except (TypeError, ValueError, AttributeError, IndexError, OverflowError, KeyError) as e:
+        where = status_path(config.switch.run_dir)
+        fail(f"{where} is malformed: cannot show it ({type(e).__name__})")
 
 
 def _count(n: int, noun: str) -> str:

@@ -207,6 +207,11 @@ def _preamble(doc: Mapping[str, Any], now: float) -> str:
     sw = doc.get("switch", {})
     if not sw.get("reachable", True):
         lines.append(f"eAPI unreachable since {clock(sw.get('since'))}: {sw.get('error', '')}")
+    ledger = agent.get("ledger") or {}
+    if ledger.get("error"):
+        lines.append(f"LEDGER since {clock(ledger.get('since'))}: {ledger['error']}")
+    elif ledger.get("trusted") is False:
+        lines.append("LEDGER untrusted: removing nothing until a fresh ledger has been written")
     return "\n".join(lines) + ("\n\n" if lines else "")
 
 

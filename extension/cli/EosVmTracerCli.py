@@ -96,6 +96,7 @@ def view(doc: Dict[str, Any], section: str) -> Dict[str, Any]:
             "updated": agent["updated"],
             "dry_run": agent["dry_run"],
             "hostname": agent.get("hostname", ""),
+            **({"ledger": agent["ledger"]} if "ledger" in agent else {}),
         },
         "switch": out_switch,
         section: doc[section],

@@ -13,7 +13,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from eos_vmtracer.config import Config, SessionConfig, SwitchConfig
-from eos_vmtracer.ledger import Ledger, LedgerStore, Ownership, write_json_atomic
+from eos_vmtracer.fileio import write_json_atomic
+from eos_vmtracer.ledger import Ledger, LedgerStore, Ownership
 from eos_vmtracer.model import (
     Inventory,
     SessionInventory,
