@@ -248,3 +248,14 @@ def test_the_untrusted_ledger_removes_nothing_it_owned(tmp_path: Path) -> None:
     assert not agent._ledger.trusted
     agent.reconcile(reread=True)
     assert agent._switch.applied == []  # nothing removed
+
+
+@pytest.mark.parametrize("data", [b"[" * 100_000, b"\xff\xfe", b'{"version": true}'])
+def test_plan_reads_a_corrupt_ledger_as_untrusted(tmp_path: Path, data: bytes) -> None:
+    """``vmtracer plan`` peeks at the ledger read-only: corrupt means untrusted, and the
+    file stays where it is (setting it aside is the running agent's job)."""
+    from eos_vmtracer.oneshot import peek_ledger
+
+    (tmp_path / "ledger.json").write_bytes(data)
+    assert peek_ledger(str(tmp_path)).trusted is False
+    assert (tmp_path / "ledger.json").read_bytes() == data
