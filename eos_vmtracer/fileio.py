@@ -174,21 +174,25 @@ class StateLock:
                     f"another vmtracer agent{who} is running with state_dir"
                     f" {os.path.dirname(self.path)}; refusing to start a second one"
                 ) from None
-            raise
-        with contextlib.suppress(OSError):  # the pid is for messages only
-            os.ftruncate(fd, 0)
-            os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)
+            raise StateDirError(f"cannot lock {self.path}: {e.strerror}") from None
         self._fd = fd
+        with contextlib.suppress(OSError):  # the pid is for messages only
+            pid_fd = os.open(self.path, os.O_WRONLY | os.O_TRUNC | _NOFOLLOW)
+            try:
+                os.write(pid_fd, f"{os.getpid()}\n".encode())
+            finally:
+                os.close(pid_fd)
 
     def _open(self) -> int:
+        # Held open read-only (flock needs no write access): a file held open for
+        # writing would keep state_dir's file system from being remounted read-only.
         os.makedirs(os.path.dirname(self.path), exist_ok=True)
         try:
-            return os.open(self.path, os.O_RDWR | os.O_CREAT | _NOFOLLOW, 0o644)
+            return os.open(self.path, os.O_RDONLY | os.O_CREAT | _NOFOLLOW, 0o644)
         except OSError as e:
             if e.errno not in (errno.EROFS, errno.EACCES):
                 raise
-        # A read-only state_dir: lock the existing file read-only (flock needs no write).
-        return os.open(self.path, os.O_RDONLY | _NOFOLLOW)
+        return os.open(self.path, os.O_RDONLY | _NOFOLLOW)  # a read-only state_dir
 
     def release(self) -> None:
         """Let go of the lock (the file stays: removing it would race a new holder)."""
