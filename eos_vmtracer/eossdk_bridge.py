@@ -67,6 +67,7 @@ from eos_vmtracer.config import (
     read_toml,
 )
 from eos_vmtracer.messages import Message, emit
+from eos_vmtracer.shown import shown
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -260,7 +261,8 @@ def status_items(doc: Mapping[str, Any]) -> dict[str, str]:
     withheld = doc.get("withheld", [])
     if withheld:
         items["withheld"] = f"{len(withheld)} change(s) withheld; see vmtracer explain"
-    return {k: _clip(v) for k, v in items.items()}
+    # Shown by "show daemon": escaped like every human channel (names come from vCenter).
+    return {shown(k): _clip(shown(v)) for k, v in items.items()}
 
 
 # -- the controller (SDK thread only) ------------------------------------------------------
