@@ -448,7 +448,7 @@ class Controller:
             config = config_from_options(self.port.options(), self.config_path, self.name)
         except ConfigError as e:
             emit(log, Message.CONFIG, error=e)
-            self._set("config_error", str(e))
+            self._set("config_error", shown(str(e)))
             if self._agent is None:
                 self._set("state", "waiting for a valid configuration")
                 self.port.schedule(RETRY_INVALID)
@@ -477,7 +477,7 @@ class Controller:
             agent = self.make_agent(config)
         except Exception as e:  # bad eAPI settings, unwritable flash: say so, try again
             emit(log, Message.START_FAILED, error=e)
-            self._set("state", f"cannot start: {e}")
+            self._set("state", shown(f"cannot start: {e}"))
             self.port.schedule(RETRY_INVALID)
             return
         agent.observers.append(self.mailbox.post)

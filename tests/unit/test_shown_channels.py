@@ -182,3 +182,28 @@ def test_the_cli_extension_escapes_its_errors(monkeypatch: pytest.MonkeyPatch) -
     (error,) = ctx.errors
     check(error)
     assert shown(EVIL) in error
+
+
+def test_the_eos_daemon_status_escapes_why_the_agent_cannot_start(
+    tmp_path: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from tests.unit.test_extension_eossdk import PASSWORD_ENV, FakeAgent, FakePort, toml_file
+
+    monkeypatch.setenv(PASSWORD_ENV, "secret")
+    port = FakePort({"config": str(toml_file(tmp_path))})
+    mailbox = eossdk_bridge.Mailbox()
+
+    def make(config: Any) -> FakeAgent:
+        raise OSError(5, f"eAPI said{EVIL}")
+
+    controller = eossdk_bridge.Controller(port, "EosVmTracer", None, mailbox, make)
+    try:
+        controller.initialized()
+        check(port.status["state"])
+        assert port.status["state"] == "cannot start: [Errno 5] " + shown(f"eAPI said{EVIL}")
+        port.opts[f"switch.x{EVIL}"] = "1"
+        controller.timeout()
+        check(port.status["config_error"])
+        assert shown(EVIL) in port.status["config_error"]
+    finally:
+        mailbox.close()
