@@ -34,8 +34,6 @@ _ExcInfo = Union[
 ]
 STDERR_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
 
-SYSLOG_SOCKET = "/dev/log"
-
 
 def setup(cfg: LogConfig, *, syslog_socket: Optional[str] = None) -> None:
     """Configure the root logger for the agent."""
@@ -44,7 +42,7 @@ def setup(cfg: LogConfig, *, syslog_socket: Optional[str] = None) -> None:
         root.removeHandler(handler)
     root.setLevel(getattr(logging, cfg.level.upper()))
     root.addHandler(stderr_handler())
-    socket_path = syslog_socket or SYSLOG_SOCKET
+    socket_path = syslog_socket or cfg.syslog_socket
     if cfg.syslog and os.path.exists(socket_path):
         try:
             syslog = logging.handlers.SysLogHandler(
