@@ -2,8 +2,9 @@
 
 What this module is for: one place that decides where messages go and how they
 look. Changes are logged by the agent at NOTICE-like level (``INFO``) with an
-EOS-style tag (``%VMTRACER-5-VLAN_ADD: ...``) so that syslog filters and
-``show logging`` on the switch find them.
+EOS-style tag (``%VMTRACER-5-VLAN_ADD: ...``, one table of them in
+:mod:`eos_vmtracer.messages`) so that syslog filters and ``show logging`` on the
+switch find them.
 
 Every record is escaped here, once, for both destinations (:class:`ShownFormatter`):
 the whole message, its template and its arguments, goes through
