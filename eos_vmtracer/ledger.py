@@ -25,6 +25,7 @@ from dataclasses import dataclass, field, replace
 from typing import Any, Callable, Iterable, Mapping, Optional, TypedDict
 
 from eos_vmtracer.fileio import parse_json, write_json_atomic
+from eos_vmtracer.messages import Message, emit
 from eos_vmtracer.vlans import VlanSet
 
 log = logging.getLogger(__name__)
@@ -274,38 +275,21 @@ class LedgerStore:
         except FileNotFoundError:
             return Ledger()
         except OSError as e:
-            log.error(
-                "%%VMTRACER-3-LEDGER_CORRUPT: cannot read the ledger %s (%s): removing nothing"
-                " until it is rewritten",
-                self.path,
-                e.strerror,
-            )
-            self._trouble(
-                f"cannot read {self.path}: {e.strerror}; removing nothing until a"
-                " fresh ledger has been written"
-            )
-            return Ledger(trusted=False)
-        try:
-            return Ledger.from_bytes(data)
-        except CorruptLedger as e:
-            aside = f"{self.path}.corrupt-{time.strftime('%Y%m%dT%H%M%S')}"
+            problem = f"cannot read it ({e.strerror})"
+        else:
             try:
-                os.replace(self.path, aside)
-                where = f"moved to {aside}"
-            except OSError as move_error:
-                where = f"could not be moved aside: {move_error.strerror}"
-            log.error(
-                "%%VMTRACER-3-LEDGER_CORRUPT: the ledger %s is corrupt (%s); it %s. Removing"
-                " nothing until a fresh ledger has been written.",
-                self.path,
-                e,
-                where,
-            )
-            self._trouble(
-                f"the ledger was corrupt ({e}) and {where}; removing nothing until a fresh"
-                " ledger has been written"
-            )
-            return Ledger(trusted=False)
+                return Ledger.from_bytes(data)
+            except CorruptLedger as e:
+                aside = f"{self.path}.corrupt-{time.strftime('%Y%m%dT%H%M%S')}"
+                try:
+                    os.replace(self.path, aside)
+                    where = f"moved to {aside}"
+                except OSError as move_error:
+                    where = f"could not be moved aside: {move_error.strerror}"
+                problem = f"corrupt ({e}); it {where}"
+        emit(log, Message.LEDGER_CORRUPT, path=self.path, problem=problem)
+        self._trouble(f"the ledger {problem}; removing nothing until a fresh one is written")
+        return Ledger(trusted=False)
 
     def save(self, ledger: Ledger) -> Ledger:
         """Write ``ledger`` atomically; returns it marked trusted (it is now on flash).
