@@ -214,7 +214,8 @@ def _resolve_ports(
     table = config.switch.static_hosts
     for session in inventory.sessions:
         for host in session.hosts.values():
-            statics = static_ports(host.name, table)
+            # Until a host was asked what it hears, static_hosts waits (heard wins).
+            statics = static_ports(host.name, table) if host.moid not in session.unasked else ()
             for nic in host.nics:
                 key = (session.name, host.moid, nic.device)
                 for neighbor in nic.neighbors:

@@ -39,7 +39,7 @@ from eos_vmtracer.vcenter.errors import (
 from eos_vmtracer.vcenter.inventory import InventoryStore
 from eos_vmtracer.vcenter.migrations import MigrationTracker
 from eos_vmtracer.vcenter.translate import moid, neighbors_from_hints, with_neighbors
-from eos_vmtracer.vcenter.vrf import DEFAULT_VRF, Dialer, VrfError
+from eos_vmtracer.vcenter.vrf import DEFAULT_VRF, Dialer, VrfError, check_exists
 from eos_vmtracer.vcenter.watch import Watch, kind_of
 
 
@@ -270,6 +270,7 @@ class VcenterSession:
                 migrations=dict(self._migrations.migrations()),
                 error=self._error,
                 since=self._since,
+                unasked=frozenset(m for m in hosts if m not in self._hinted),
             )
         try:
             self._on_change()
@@ -397,6 +398,7 @@ class VcenterSession:
         cfg = self.cfg
         if cfg.vrf == DEFAULT_VRF and not cfg.source_interface:
             return None
+        check_exists(cfg.vrf)  # first: a missing VRF is the cause, whatever else fails
         source = ""
         if cfg.source_interface:
             if self._source_address is None:

@@ -54,6 +54,26 @@ def namespace_path(vrf: str, environ: Optional[Mapping[str, str]] = None) -> str
     return os.path.join(env.get(NETNS_DIR_ENV) or NETNS_DIR, f"ns-{vrf}")
 
 
+def check_exists(vrf: str) -> None:
+    """Raise :class:`VrfError` when VRF ``vrf`` does not exist (its namespace, or for the
+    EOS SDK); the default VRF always does."""
+    path = namespace_path(vrf)
+    if not path:
+        return
+    with _sdk_lock:
+        mgr = _sdk_vrf_mgr
+        if mgr is not None:
+            try:
+                known = bool(mgr.exists(vrf))
+            except Exception as e:  # the SDK's own errors
+                raise VrfError(f"VRF {vrf}: the EOS SDK cannot tell if it exists: {e}") from None
+            if not known:
+                raise VrfError(f"VRF {vrf} does not exist (the EOS SDK does not know it)")
+            return
+    if not os.path.exists(path):
+        raise VrfError(f"VRF {vrf} does not exist (no network namespace {path})")
+
+
 # -- entering a namespace ------------------------------------------------------------------
 
 _libc: Optional[Any] = None
@@ -254,6 +274,7 @@ __all__ = [
     "NETNS_DIR_ENV",
     "Dialer",
     "VrfError",
+    "check_exists",
     "namespace_path",
     "run_in_namespace",
     "use_sdk",

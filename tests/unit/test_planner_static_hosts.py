@@ -54,7 +54,13 @@ def static_worlds(draw: st.DrawFn) -> World:
         if port != PO or PO in w.config.switch.interfaces
     }
     table = {k: tuple(p.lower() for p in v) for k, v in table.items()}
-    return with_config(w, static_hosts=table)
+    sessions = tuple(
+        replace(s, unasked=frozenset(draw(st.sets(st.sampled_from(sorted(s.hosts))))))
+        if s.hosts and draw(st.booleans())
+        else s
+        for s in w.inventory.sessions
+    )
+    return with_config(replace(w, inventory=Inventory(sessions)), static_hosts=table)
 
 
 def needs(p: Plan) -> set[tuple[str, int, Any]]:
@@ -84,6 +90,8 @@ def test_static_mappings_only_add_needs_of_vmnics_that_hear_nothing(w: World) ->
             continue  # uplinks carry what the edge ports need: checked by the safety rules
         nic = nic_of(w, r.session, r.host_id, r.vmnic)
         assert nic is not None and not nic.neighbors, f"{r.host} {r.vmnic} hears a neighbour"
+        inv = w.inventory.session(r.session)
+        assert inv is not None and r.host_id not in inv.unasked, f"{r.host} was never asked"
         matched = {port for port, _ in static_ports(r.host, w.config.switch.static_hosts)}
         assert iface in matched or (iface == PO and matched & set(PO_MEMBERS)), (iface, matched)
 
@@ -177,6 +185,13 @@ def test_a_host_never_heard_gets_its_vms_vlans_on_the_static_interface() -> None
         ("vmnic0", "Ethernet3", "static (blade-a-*)"),
         ("vmnic1", "Ethernet3", "static (blade-a-*)"),
     }
+
+
+def test_static_hosts_wait_until_the_host_was_asked_what_it_hears() -> None:
+    w = blade_world()
+    inv = replace(w.inventory.sessions[0], unasked=frozenset({"host-1"}))
+    p = run(replace(w, inventory=Inventory((inv,))))
+    assert p.changes == () and p.links == ()
 
 
 def test_a_heard_neighbour_wins_over_static_hosts() -> None:

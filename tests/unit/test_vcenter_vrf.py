@@ -132,3 +132,23 @@ def test_https_connections_get_their_socket_from_the_dialer(listener: tuple[str,
         conn.connect()
     conn.close()
     assert dialed == [("vcenter.example.com", 443)]
+
+
+def test_a_missing_vrf_is_found_before_anything_else(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The session checks the VRF first: its error names the cause, not a symptom (such as
+    the source interface being in another VRF)."""
+    monkeypatch.setenv(vrf.NETNS_DIR_ENV, str(tmp_path))
+    with pytest.raises(VrfError, match=r"^VRF NOPE does not exist \(no network namespace "):
+        vrf.check_exists("NOPE")
+    (tmp_path / "ns-MGMT").write_text("")
+    vrf.check_exists("MGMT")
+    vrf.check_exists("default")
+    vrf.use_sdk(FakeVrfMgr({"MGMT"}))
+    try:
+        vrf.check_exists("MGMT")
+        with pytest.raises(VrfError, match=r"^VRF OTHER does not exist \(the EOS SDK"):
+            vrf.check_exists("OTHER")
+    finally:
+        vrf.use_sdk(None)
