@@ -5,6 +5,7 @@ through a VRF's network namespace while the session's own threads have no route 
 from __future__ import annotations
 
 import contextlib
+import io
 import os
 import random
 import subprocess
@@ -14,7 +15,10 @@ from typing import Any
 
 import pytest
 
+from eos_vmtracer.config import Config, SwitchConfig
 from eos_vmtracer.model import SessionState
+from eos_vmtracer.oneshot import collect
+from eos_vmtracer.progress import Progress
 from eos_vmtracer.vcenter import VcenterSession
 from eos_vmtracer.vcenter import vrf as vrf_mod
 from lab.netns import Namespace, is_root, run, unique_name
@@ -132,3 +136,27 @@ def test_vcenter_is_reached_through_the_vrf_namespace_only(
         assert missing.snapshot().state == SessionState.DISCONNECTED
     finally:
         missing.stop()
+
+
+class _Tty(io.StringIO):
+    def isatty(self) -> bool:
+        return True
+
+
+def test_plan_and_check_show_their_progress_on_a_terminal(lab: VcsimLab) -> None:
+    """``collect`` (what plan and check run) rewrites one progress line while it reads,
+    and erases it when done; the counts are the lab's."""
+    config = Config(switch=SwitchConfig(interfaces=("Ethernet1",)), sessions=(session_config(lab),))
+    out = _Tty()
+    found = collect(config, 20, want_switch=False, progress=Progress(out))
+    assert not found.session_errors
+    assert found.routes == {"vc1": "VRF default, source chosen by the kernel"}
+    text = out.getvalue()
+    lines = [part for part in text.split("\r\x1b[K") if part]
+    expected = expected_inventory(lab.scenario, lab.control.state())
+    assert lines[0].startswith("vCenter: 0/1 connected")
+    assert any(
+        f"1/1 synchronised: {len(expected.hosts)} hosts, {len(expected.vms)} VMs read" in line
+        for line in lines
+    ), lines
+    assert text.endswith("\r\x1b[K")  # erased before the command prints its result
