@@ -255,7 +255,7 @@ class Agent:
             names = [s.snapshot().name for s in self._sessions]
             error = ""
             if req.session and req.session not in names:
-                error = f"no session {req.session} is configured"
+                error = f"no session {req.session!r} is configured"
                 log.warning("%%VMTRACER-4-RESYNC: %s", error)
             else:
                 chosen = [req.session] if req.session else names

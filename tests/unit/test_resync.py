@@ -97,7 +97,7 @@ def test_an_unknown_session_is_answered_with_an_error(agent_setup: Any) -> None:
     wait(lambda: agent.plan is not None)
     req = resync.submit(agent.config.switch.run_dir, "vc9")
     found = resync.wait_for_answer(agent.config.switch.run_dir, req, 5)
-    assert found is not None and found["error"] == "no session vc9 is configured"
+    assert found is not None and found["error"] == "no session 'vc9' is configured"
     assert session.resyncs == 0
 
 
