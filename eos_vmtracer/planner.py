@@ -36,8 +36,8 @@ from eos_vmtracer.model import (
     SwitchInterface,
     VlanSpec,
 )
+from eos_vmtracer.static_hosts import StaticHosts
 from eos_vmtracer.static_hosts import describe as describe_static
-from eos_vmtracer.static_hosts import static_ports
 from eos_vmtracer.vlans import VlanSet, canonical_interface, interface_sort_key
 
 # -- the plan --------------------------------------------------------------------------
@@ -211,11 +211,11 @@ def _resolve_ports(
 ) -> _Ports:
     ident = _Identity.of(facts, config)
     result = _Ports([], {}, [])
-    table = config.switch.static_hosts
+    table = StaticHosts(config.switch.static_hosts)
     for session in inventory.sessions:
         for host in session.hosts.values():
             # Until a host was asked what it hears, static_hosts waits (heard wins).
-            statics = static_ports(host.name, table) if host.moid not in session.unasked else ()
+            statics = table.ports(host.name) if host.moid not in session.unasked else ()
             for nic in host.nics:
                 key = (session.name, host.moid, nic.device)
                 for neighbor in nic.neighbors:

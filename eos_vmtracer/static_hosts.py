@@ -14,28 +14,43 @@ the whole name), and never decide on its own that a heard neighbour is wrong.
 from __future__ import annotations
 
 import fnmatch
+import re
 from typing import Mapping
 
 from eos_vmtracer.vlans import interface_sort_key
 
 
+class StaticHosts:
+    """``switch.static_hosts`` compiled once (one expression per pattern, in interface order)."""
+
+    def __init__(self, table: Mapping[str, tuple[str, ...]]) -> None:
+        self._rules = [
+            (interface, [(p, re.compile(fnmatch.translate(p.lower()))) for p in table[interface]])
+            for interface in sorted(table, key=interface_sort_key)
+        ]
+
+    def ports(self, host_name: str) -> tuple[tuple[str, str], ...]:
+        """(interface, pattern) for each interface with a pattern matching ``host_name``
+        (the first matching pattern of each), in interface order."""
+        if not self._rules:
+            return ()
+        name = host_name.strip().lower()
+        if not name:
+            return ()
+        out: list[tuple[str, str]] = []
+        for interface, patterns in self._rules:
+            for pattern, compiled in patterns:
+                if compiled.match(name):
+                    out.append((interface, pattern))
+                    break
+        return tuple(out)
+
+
 def static_ports(
     host_name: str, table: Mapping[str, tuple[str, ...]]
 ) -> tuple[tuple[str, str], ...]:
-    """(interface, pattern) for each interface of ``table`` with a pattern matching
-    ``host_name``, in interface order (the first matching pattern of each)."""
-    if not table:
-        return ()
-    name = host_name.strip().lower()
-    if not name:
-        return ()
-    out: list[tuple[str, str]] = []
-    for interface in sorted(table, key=interface_sort_key):
-        for pattern in table[interface]:
-            if fnmatch.fnmatchcase(name, pattern.lower()):
-                out.append((interface, pattern))
-                break
-    return tuple(out)
+    """:meth:`StaticHosts.ports` for a table used once."""
+    return StaticHosts(table).ports(host_name)
 
 
 def is_static(neighbor: str) -> bool:
@@ -48,4 +63,4 @@ def describe(pattern: str) -> str:
     return f"static ({pattern})"
 
 
-__all__ = ["describe", "is_static", "static_ports"]
+__all__ = ["StaticHosts", "describe", "is_static", "static_ports"]
