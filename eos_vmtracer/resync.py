@@ -32,6 +32,8 @@ import time
 from dataclasses import dataclass
 from typing import Any, Callable, Optional
 
+from eos_vmtracer.messages import Message, emit
+
 REQUESTS_DIR = "requests"
 ANSWERS_FILE = "resync-answers.json"
 MAX_REQUEST = 4096
@@ -157,7 +159,7 @@ def take(run_dir: str) -> list[Request]:
         try:
             req = _read_request(path, match.group(1))
         except ResyncError as e:
-            log.warning("%%VMTRACER-4-RESYNC_BAD: ignoring a resync request: %s", e)
+            emit(log, Message.RESYNC_BAD, error=str(e))
             req = None
         finally:
             with contextlib.suppress(OSError):
