@@ -158,7 +158,7 @@ def parse_reply(answer: Any, commands: Sequence[Command]) -> Reply:
         results = answer.get("result")
         if not isinstance(results, list) or len(results) != len(commands):
             raise TransientSwitchError("eAPI sent a reply without one result per command")
-        return Reply(results=[r if isinstance(r, dict) else {} for r in results])
+        return Reply(results=_objects(results, commands))
     if not isinstance(error, Mapping):
         raise TransientSwitchError("eAPI sent a malformed JSON-RPC error")
     code = error.get("code")
@@ -174,8 +174,18 @@ def parse_reply(answer: Any, commands: Sequence[Command]) -> Reply:
     reason_match = _REASON.search(message)
     reason = reason_match.group(1) if reason_match else message
     text = f"{reason}: {'; '.join(details)}" if details else reason
-    results = [d if isinstance(d, dict) else {} for d in data[: index if index is not None else 0]]
+    results = _objects(data[: index if index is not None else 0], commands)
     return Reply(results=results, error=classify_eapi_error(code, text, command), failed=index)
+
+
+def _objects(results: list[Any], commands: Sequence[Command]) -> list[dict[str, Any]]:
+    """The results, each checked to be a JSON object (EOS answers every command with one)."""
+    for i, result in enumerate(results):
+        if not isinstance(result, dict):
+            raise PermanentSwitchError(
+                "unexpected answer from EOS: the result is not a JSON object", _text(commands[i])
+            )
+    return results
 
 
 def _failed_index(message: str, data: list[Any], count: int) -> Optional[int]:
