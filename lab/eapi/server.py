@@ -7,7 +7,9 @@ over a Unix socket speaking the same HTTP (pyeapi's ``socket`` transport opens a
 ``Content-Type: application/json-rpc``) — plus a small control API on the same
 servers for tests and the demo:
 
-- ``GET /lab/requests`` (count and list of requests), ``DELETE /lab/requests``;
+- ``GET /lab/requests`` (count and list of requests), ``DELETE /lab/requests``
+  (in-process, :attr:`EapiEmulator.http_requests` also lists every HTTP request
+  and whether it carried credentials);
 - ``POST /lab/fault`` (JSON fault, answer ``{"id": N}``), ``GET /lab/faults``,
   ``DELETE /lab/faults``;
 - ``GET /lab/config`` (``show running-config`` text), ``GET /lab/state`` (JSON),
@@ -101,6 +103,7 @@ class EapiEmulator:
         self.users = dict(users or {})
         self._faults: list[Fault] = []
         self._requests: list[dict[str, Any]] = []
+        self._http: list[dict[str, Any]] = []  # every HTTP request, with or without auth
         self._meta = threading.Lock()  # faults and the request log
         self._next_fault = 1
         self._servers: list[socketserver.BaseServer] = []
@@ -200,6 +203,24 @@ class EapiEmulator:
         """Every ``/command-api`` request received, oldest first."""
         with self._meta:
             return [dict(r) for r in self._requests]
+
+    @property
+    def http_requests(self) -> list[dict[str, Any]]:
+        """Every HTTP request that reached the server (after TLS, if any), oldest first:
+        transport, method, path and whether it carried an ``Authorization`` header."""
+        with self._meta:
+            return [dict(r) for r in self._http]
+
+    def note_http(self, transport: str, method: str, path: str, authorization: bool) -> None:
+        with self._meta:
+            self._http.append(
+                {
+                    "transport": transport,
+                    "method": method,
+                    "path": path,
+                    "authorization": authorization,
+                }
+            )
 
     @property
     def request_count(self) -> int:
@@ -413,6 +434,9 @@ class _Handler(http.server.BaseHTTPRequestHandler):
         emulator: EapiEmulator = self.server.emulator
         body = self._body()
         path = self.path.split("?", 1)[0]
+        emulator.note_http(
+            self.server.transport, method, path, self.headers.get("Authorization") is not None
+        )
         try:
             if path.startswith("/lab/"):
                 self._send(*emulator.handle_control(method, path, body))
