@@ -16,12 +16,16 @@ servers for tests and the demo:
   ``PUT /lab/state`` (replace it), ``GET /lab/sessions``.
 
 Faults (each fires ``count`` times, ``null`` for ever): ``latency`` (``seconds``
-before answering), ``fail`` (a ``command`` — exact text, or ``regex`` — fails with
+before anything runs, or with ``when`` = ``after``: after everything ran, before
+the answer — a client that gives up meanwhile loses an answer whose commands took
+effect), ``fail`` (a ``command`` — exact text, or ``regex`` — fails with
 ``code`` and ``message``), ``session_locked`` (``configure session NAME`` fails as
 when another session holds the lock), ``drop`` (the connection is closed without an
 answer: ``when`` = ``before`` anything runs, ``after`` everything ran, or
 ``command`` = just before the command matching ``command`` runs), ``http``
-(answer with HTTP ``status`` and a non-JSON body).
+(answer with HTTP ``status`` and a non-JSON body). A ``latency`` or ``drop`` fault
+with ``when`` = ``before``/``after`` and a ``command`` fires only for requests
+that contain a matching command (e.g. only the one that commits).
 
 It must never bind anything but the address it is given (loopback by default) and
 never leave its socket file behind after :meth:`EapiEmulator.stop`.
@@ -251,11 +255,15 @@ class EapiEmulator:
 
     # -- the JSON-RPC request -------------------------------------------------------------
 
-    def _take(self, kind: str, when: Optional[str] = None) -> list[Fault]:
+    def _take(
+        self, kind: str, when: Optional[str] = None, texts: Optional[list[str]] = None
+    ) -> list[Fault]:
         with self._meta:
             out = []
             for f in self._faults:
                 if f.kind == kind and f.live() and (when is None or f.when == when):
+                    if f.command and texts is not None and not any(map(f.matches, texts)):
+                        continue
                     f.fired += 1
                     out.append(f)
             return out
@@ -292,10 +300,10 @@ class EapiEmulator:
         for fault in self._take("http"):
             entry["result"] = f"http {fault.status}"
             return fault.status, "text/html", b"<html><body>injected HTTP error</body></html>"
-        delay = sum(f.seconds for f in self._take("latency"))
+        delay = sum(f.seconds for f in self._take("latency", "before", texts))
         if delay:
             time.sleep(delay)
-        if self._take("drop", "before"):
+        if self._take("drop", "before", texts):
             entry["result"] = "dropped"
             raise _Dropped()
 
@@ -323,9 +331,13 @@ class EapiEmulator:
         except _Dropped:
             entry["result"] = "dropped"
             raise
-        if self._take("drop", "after"):
+        if self._take("drop", "after", texts):
             entry["result"] = "dropped"
             raise _Dropped()
+        late = sum(f.seconds for f in self._take("latency", "after", texts))
+        if late:
+            entry["late"] = late  # it ran; the answer comes ``late`` seconds later
+            time.sleep(late)
         if failure is None:
             entry["result"] = "ok"
             return _json(200, {"jsonrpc": "2.0", "id": rid, "result": results})
