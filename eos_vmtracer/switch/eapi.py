@@ -139,8 +139,9 @@ class EapiSwitch:
             log.info("committed %d configuration lines in session %s", len(lines), session)
             return self._facts_after_commit(reply.results[len(commands) :], reply.error)
 
-    def run(self, commands: Sequence[str], fmt: str = "json") -> list[dict[str, Any]]:
-        """Run ``commands`` (show commands, for checks) after ``enable``; their outputs."""
+    def run(self, commands: Sequence[str], fmt: str = "json") -> list[Any]:
+        """Run ``commands`` (show commands, for checks) after ``enable``; their outputs,
+        unchecked (as EOS sent them)."""
         reply = self._request(["enable", *commands], fmt=fmt)
         return reply.results[1:]
 
@@ -157,7 +158,7 @@ class EapiSwitch:
     # -- helpers --------------------------------------------------------------------------
 
     def _parse_facts(
-        self, results: Sequence[dict[str, Any]], error: Optional[SwitchError]
+        self, results: Sequence[Any], error: Optional[SwitchError]
     ) -> SwitchFacts:
         """Facts from the outputs of :data:`FACTS_COMMANDS` (the optional ones may lack)."""
         if error is not None:
@@ -169,7 +170,7 @@ class EapiSwitch:
         return facts
 
     def _facts_after_commit(
-        self, shows: Sequence[dict[str, Any]], error: Optional[SwitchError]
+        self, shows: Sequence[Any], error: Optional[SwitchError]
     ) -> SwitchFacts:
         """The facts read after a commit; any failure to read them says it committed."""
         try:

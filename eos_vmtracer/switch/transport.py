@@ -67,7 +67,9 @@ _REASON = re.compile(r"failed: (.*)$")
 class Reply:
     """What eAPI answered to one request."""
 
-    results: list[dict[str, Any]] = field(default_factory=list)  # outputs that ran, in order
+    # The outputs of the commands that ran, in order, as EOS sent them: each is checked
+    # where it is read (never replaced by an invented empty one).
+    results: list[Any] = field(default_factory=list)
     error: Optional[SwitchError] = None  # the command error, naming the command
     failed: Optional[int] = None  # index of the failing command
 
@@ -186,7 +188,7 @@ def parse_reply(answer: Any, commands: Sequence[Command]) -> Reply:
         results = answer.get("result")
         if not isinstance(results, list) or len(results) != len(commands):
             raise TransientSwitchError("eAPI sent a reply without one result per command")
-        return Reply(results=_objects(results, commands))
+        return Reply(results=list(results))
     if not isinstance(error, Mapping):
         raise TransientSwitchError("eAPI sent a malformed JSON-RPC error")
     code = error.get("code")
@@ -202,18 +204,8 @@ def parse_reply(answer: Any, commands: Sequence[Command]) -> Reply:
     reason_match = _REASON.search(message)
     reason = reason_match.group(1) if reason_match else message
     text = f"{reason}: {'; '.join(details)}" if details else reason
-    results = _objects(data[: index if index is not None else 0], commands)
+    results = list(data[: index if index is not None else 0])
     return Reply(results=results, error=classify_eapi_error(code, text, command), failed=index)
-
-
-def _objects(results: list[Any], commands: Sequence[Command]) -> list[dict[str, Any]]:
-    """The results, each checked to be a JSON object (EOS answers every command with one)."""
-    for i, result in enumerate(results):
-        if not isinstance(result, dict):
-            raise PermanentSwitchError(
-                "unexpected answer from EOS: the result is not a JSON object", _text(commands[i])
-            )
-    return results
 
 
 def _failed_index(message: str, data: list[Any], count: int) -> Optional[int]:

@@ -9,6 +9,8 @@ import time
 from pathlib import Path
 from typing import Any, Callable
 
+import pytest
+
 from eos_vmtracer.agent import Agent
 from eos_vmtracer.config import CdpConfig, Config, LogConfig, SessionConfig, SwitchConfig
 from eos_vmtracer.ledger import LedgerStore
@@ -22,14 +24,18 @@ from tests.unit.test_agent import inventory, vm
 from tests.unit.test_switch_eapi import PLAN, Scripted, applied_reply
 from tests.unit.test_switch_facts_fail_closed import JsonSwitch
 
-
-def malformed_after_commit(texts: list[str]) -> Reply:
-    reply = applied_reply(texts)
-    reply.results[texts.index(SHOW_VLANS)] = {"vlans": {"4095": {"name": "x", "dynamic": False}}}
-    return reply
+BAD_VLANS = {"vlans": {"4095": {"name": "x", "dynamic": False}}}
 
 
-def test_a_malformed_show_after_commit_says_committed() -> None:
+@pytest.mark.parametrize(
+    "bad, message", [(BAD_VLANS, 'vlans."4095": not a VLAN id'), (None, "no answer")]
+)
+def test_a_malformed_show_after_commit_says_committed(bad: Any, message: str) -> None:
+    def malformed_after_commit(texts: list[str]) -> Reply:
+        reply = applied_reply(texts)
+        reply.results[texts.index(SHOW_VLANS)] = bad
+        return reply
+
     transport = Scripted(malformed_after_commit)
     sw = EapiSwitch(SwitchConfig(), transport=transport, sleep=lambda s: None)
     try:
@@ -38,7 +44,7 @@ def test_a_malformed_show_after_commit_says_committed() -> None:
     except CommittedSwitchError as e:
         assert isinstance(e, TransientSwitchError)  # the facts may read fine later
         assert e.command == SHOW_VLANS
-        assert "committed" in str(e) and 'vlans."4095": not a VLAN id' in str(e)
+        assert "committed" in str(e) and message in str(e)
     # Sent once, no abort (nothing to abort: it committed), no re-send of the plan.
     assert [t[-1] for t in transport.sent] == ["show ipv6 interface"]
 

@@ -241,17 +241,19 @@ def test_a_key_in_an_error_is_quoted_escaped_and_capped() -> None:
 
 def test_a_result_that_is_not_an_object_is_not_read_as_empty() -> None:
     commands = ["show version", "show vlan"]
-    with pytest.raises(PermanentSwitchError) as info:
-        parse_reply({"result": [{"version": "x"}, None]}, commands)
-    assert info.value.command == "show vlan"
+    reply = parse_reply({"result": [{"version": "x"}, None]}, commands)
+    assert reply.results == [{"version": "x"}, None]  # kept as sent, not made {}
     error = {
         "code": 1002,
         "message": "CLI command 3 of 3 'x' failed: invalid command",
         "data": [{}, 7, {"errors": ["Invalid input"]}],
     }
-    with pytest.raises(PermanentSwitchError) as info:
-        parse_reply({"error": error}, [*commands, "x"])
-    assert info.value.command == "show vlan"
+    assert parse_reply({"error": error}, [*commands, "x"]).results == [{}, 7]
+    for value in (None, 7, [], "text"):
+        answers = outputs(**{SHOW_VLANS: value})
+        with pytest.raises(PermanentSwitchError) as info:
+            parse_facts(answers)
+        assert info.value.command == SHOW_VLANS
 
 
 # -- the story of issue 11: an invented NONE takes a VLAN off the operator's ALL trunk ----
