@@ -140,7 +140,7 @@ def test_an_unexpected_exception_does_not_kill_the_loop(
     assert "TypeError" in errors[0].getMessage() and "test_agent_unexpected.py" in (
         errors[0].getMessage()
     )
-    assert errors[0].exc_info is None
+    assert not errors[0].exc_info  # no traceback at error level
     debug = [r for r in caplog.records if r.levelno == logging.DEBUG and r.exc_info]
     assert debug and all(r.exc_info[0] is TypeError for r in debug if r.exc_info)
 
