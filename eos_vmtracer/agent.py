@@ -30,6 +30,7 @@ from eos_vmtracer.history import Event, History
 from eos_vmtracer.ledger import Ledger, LedgerStore
 from eos_vmtracer.model import Inventory, SessionInventory, SwitchFacts
 from eos_vmtracer.planner import Plan, applied, plan
+from eos_vmtracer.status_types import StatusDocument
 from eos_vmtracer.vlans import VlanSet
 
 log = logging.getLogger("eos_vmtracer.agent")
@@ -140,7 +141,7 @@ class Agent:
         self._cdp_ports: frozenset[str] = frozenset()
         self._hint_refresh_at: Optional[float] = None
         self._last_withheld: tuple[Any, ...] = ()
-        self.observers: list[Callable[[dict[str, Any]], None]] = []
+        self.observers: list[Callable[[StatusDocument], None]] = []
         """Called with every status document published (e.g. the EOS SDK bridge)."""
 
     # -- control ------------------------------------------------------------------------
@@ -461,7 +462,7 @@ class Agent:
             self._hint_refresh_at = self._mono() + 3.0
 
     # -- status ---------------------------------------------------------------------------
-    def status_document(self) -> dict[str, Any]:
+    def status_document(self) -> StatusDocument:
         """The status as published now."""
         facts = self._facts
         switch = dict(self._switch_state)
