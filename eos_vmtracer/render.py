@@ -154,8 +154,7 @@ def interfaces_table(doc: Union[StatusDocument, InterfacesAnswer], now: float) -
         rows,
     )
     notes = [f"* {i['name']} {i['note']}" for i in doc["interfaces"] if i["note"]]
-    pending_delete: List[PendingVlan] = doc.get("vlans_pending_delete", [])  # type: ignore[assignment]
-    for v in pending_delete:
+    for v in doc["vlans_pending_delete"]:
         due = v["due"]
         if due is not None:
             when = f"deleted in {_duration(due - now)} unless needed again"

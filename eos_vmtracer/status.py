@@ -72,9 +72,6 @@ def vlan_text(s: VlanSet) -> str:
     return s.format() if s else ""
 
 
-_vlans = vlan_text
-
-
 def _reason_json(r: Reason) -> ReasonJson:
     return {
         "kind": r.kind,
@@ -100,7 +97,7 @@ def _session_json(config: Config, inv: Optional[SessionInventory], name: str) ->
         "error": inv.error if inv else "",
         "hosts": len(inv.hosts) if inv else 0,
         "vms": len(inv.vms) if inv else 0,
-        "allowed_vlans": _vlans(scfg.allowed_vlans),
+        "allowed_vlans": vlan_text(scfg.allowed_vlans),
         "autovlan": scfg.autovlan,
     }
 
@@ -124,10 +121,10 @@ def _interfaces_json(plan: Plan) -> List[Interface]:
                 "name": name,
                 "role": view.role,
                 "mode": view.mode,
-                "allowed": _vlans(view.allowed),
-                "static": _vlans(view.static),
-                "dynamic": _vlans(view.owned),
-                "required": _vlans(required),
+                "allowed": vlan_text(view.allowed),
+                "static": vlan_text(view.static),
+                "dynamic": vlan_text(view.owned),
+                "required": vlan_text(required),
                 "pending": sorted(pending_by.get(name, []), key=_by_vlan),
                 "excluded": {str(v): list(w) for v, w in sorted(view.excluded.items())},
                 "reasons": {
@@ -226,7 +223,7 @@ def _vm_json(
                 "label": nic.label,
                 "connected": nic.connected,
                 "portgroup": pg,
-                "vlans": _vlans(VlanSet(vlans.get(key, set()))),
+                "vlans": vlan_text(VlanSet(vlans.get(key, set()))),
                 "interfaces": sorted(ports.get(key, set()), key=interface_sort_key),
             }
         )
@@ -280,7 +277,12 @@ def _cdp_json(m: Mapping[str, Any]) -> CdpSection:
 
 def _withheld_json(plan: Plan) -> List[Withheld]:
     return [
-        {"interface": w.interface, "add": _vlans(w.add), "remove": _vlans(w.remove), "why": w.why}
+        {
+            "interface": w.interface,
+            "add": vlan_text(w.add),
+            "remove": vlan_text(w.remove),
+            "why": w.why,
+        }
         for w in plan.withheld
     ]
 

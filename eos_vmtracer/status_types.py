@@ -295,11 +295,12 @@ class SessionsAnswer(TypedDict):
 
 
 class InterfacesAnswer(TypedDict):
-    """``show vm-tracer interfaces``: every managed interface."""
+    """``show vm-tracer interfaces``: every managed interface (and VLANs pending deletion)."""
 
     agent: AgentBrief
     switch: SwitchSection
     interfaces: List[Interface]
+    vlans_pending_delete: List[PendingVlan]
 
 
 class VmsAnswer(TypedDict):

@@ -24,6 +24,7 @@ from dataclasses import dataclass
 from typing import Any, Callable, Dict, List, Mapping, Optional, Tuple, Union
 
 from eos_vmtracer import render
+from eos_vmtracer.status import vlan_text
 from eos_vmtracer.status_types import (
     AgentBrief,
     CabledHost,
@@ -45,7 +46,7 @@ from eos_vmtracer.status_types import (
     VmsAnswer,
     Words,
 )
-from eos_vmtracer.vlans import VlanSet, canonical_interface
+from eos_vmtracer.vlans import VlanSet, canonical_interface, interface_sort_key
 
 Answer = Union[
     SessionsAnswer,
@@ -83,7 +84,12 @@ def sessions(doc: StatusDocument) -> SessionsAnswer:
 
 def interfaces(doc: StatusDocument) -> InterfacesAnswer:
     """``show interfaces``."""
-    return {"agent": agent_brief(doc), "switch": doc["switch"], "interfaces": doc["interfaces"]}
+    return {
+        "agent": agent_brief(doc),
+        "switch": doc["switch"],
+        "interfaces": doc["interfaces"],
+        "vlans_pending_delete": doc["vlans_pending_delete"],
+    }
 
 
 def vms(doc: StatusDocument) -> VmsAnswer:
@@ -212,20 +218,14 @@ def host(doc: StatusDocument, name: str) -> HostAnswer:
                     "name": v["name"],
                     "moid": v["moid"],
                     "powered_on": v["powered_on"],
-                    "vlans": vlans.format() if vlans else "",
+                    "vlans": vlan_text(vlans),
                 }
             )
         ports = sorted(
-            {lk["interface"] for lk in h["links"] if lk["interface"]}, key=_interface_key
+            {lk["interface"] for lk in h["links"] if lk["interface"]}, key=interface_sort_key
         )
         out.append({**h, "interfaces": ports, "vm_list": on_it})
     return {"agent": agent_brief(doc), "switch": doc["switch"], "name": name, "hosts": out}
-
-
-def _interface_key(name: str) -> Tuple[object, ...]:
-    from eos_vmtracer.vlans import interface_sort_key
-
-    return interface_sort_key(name)
 
 
 # -- the change history -------------------------------------------------------------------
@@ -262,7 +262,7 @@ def history(state_dir: str, count: int = DEFAULT_COUNT) -> HistoryAnswer:
                 "at": e.at,
                 "action": e.action,
                 "interface": e.interface,
-                "vlans": vlans.format() if vlans else "",
+                "vlans": vlan_text(vlans),
                 "reason": e.reason,
             }
         )
