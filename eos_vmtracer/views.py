@@ -23,8 +23,7 @@ import time
 from dataclasses import dataclass
 from typing import Any, Callable, Dict, List, Mapping, Optional, Tuple, Union
 
-from eos_vmtracer import render
-from eos_vmtracer.status import vlan_text
+from eos_vmtracer import render, status
 from eos_vmtracer.status_types import (
     AgentBrief,
     CabledHost,
@@ -218,7 +217,7 @@ def host(doc: StatusDocument, name: str) -> HostAnswer:
                     "name": v["name"],
                     "moid": v["moid"],
                     "powered_on": v["powered_on"],
-                    "vlans": vlan_text(vlans),
+                    "vlans": status.vlan_text(vlans),
                 }
             )
         ports = sorted(
@@ -262,7 +261,7 @@ def history(state_dir: str, count: int = DEFAULT_COUNT) -> HistoryAnswer:
                 "at": e.at,
                 "action": e.action,
                 "interface": e.interface,
-                "vlans": vlan_text(vlans),
+                "vlans": status.vlan_text(vlans),
                 "reason": e.reason,
             }
         )
@@ -391,8 +390,6 @@ def answer(name: str, args: Mapping[str, Any], run_dir_hint: str = "") -> Answer
     :class:`LookupError` (nothing by that name), :class:`~eos_vmtracer.status.StatusUnavailable`
     (no running agent) with the message for the operator.
     """
-    from eos_vmtracer import status
-
     command(name)  # KeyError for an unknown command
     run_dir, state_dir = _directories(run_dir_hint)
     if name == "showVmTracerHistory":
@@ -462,14 +459,12 @@ def main(argv: Optional[List[str]] = None) -> int:
     ``answer NAME RUN_DIR ARGS_JSON`` prints ``{"data": …}`` or ``{"error": "…"}``;
     ``text NAME`` reads an answer on stdin and prints it as ``vmtracer`` does.
     """
-    from eos_vmtracer.status import StatusUnavailable
-
     args = sys.argv[1:] if argv is None else argv
     if len(args) == 4 and args[0] == "answer":
         try:
             data: Any = answer(args[1], json.loads(args[3]), args[2])
             out: Dict[str, Any] = {"data": data}
-        except (LookupError, StatusUnavailable, ValueError) as e:
+        except (LookupError, status.StatusUnavailable, ValueError) as e:
             out = {"error": str(e.args[0]) if isinstance(e, LookupError) else str(e)}
         print(json.dumps(out))
         return 0
