@@ -99,8 +99,8 @@ def _args(ctx):
 
 
 def _python3(args, stdin=b""):
-    # type: (List[str], bytes) -> str
-    """Run ``eos_vmtracer.views.main(args)`` in EOS's Python 3.9; its stdout."""
+    # type: (List[str], bytes) -> bytes
+    """Run ``eos_vmtracer.views.main(args)`` in EOS's Python 3.9; its stdout (UTF-8)."""
     code = (
         "import sys; sys.path.insert(0, %r); "
         "from eos_vmtracer.views import main; sys.exit(main())" % library_dir()
@@ -120,7 +120,7 @@ def _python3(args, stdin=b""):
     if proc.returncode != 0:
         lines = err.decode("utf-8", "replace").strip().splitlines() or ["killed after timeout"]
         raise RuntimeError("%s failed: %s" % (PYTHON3, lines[-1]))
-    return out.decode("utf-8")
+    return out
 
 
 def answer(command, ctx):
@@ -139,7 +139,7 @@ def answer(command, ctx):
             return None, str(e.args[0])
         except (StatusUnavailable, ValueError) as e:
             return None, str(e)
-    reply = json.loads(_python3(["answer", command, run_dir, json.dumps(args)]))
+    reply = json.loads(_python3(["answer", command, run_dir, json.dumps(args)]).decode("utf-8"))
     return reply.get("data"), reply.get("error", "")
 
 
@@ -171,7 +171,11 @@ class ShowVmTracer(CliExtension.ShowCommandClass):  # type: ignore[misc]
 
             print(views.text(self.command, data, time.time()))
             return
-        sys.stdout.write(_python3(["text", self.command], json.dumps(data).encode("utf-8")))
+        text = _python3(["text", self.command], json.dumps(data).encode("utf-8"))
+        # UTF-8 bytes, whatever the terminal's encoding: names come from vCenter.
+        out = getattr(sys.stdout, "buffer", sys.stdout)  # type: Any  # Python 2: stdout takes bytes
+        out.write(text)
+        sys.stdout.flush()
 
 
 class ShowVmTracerSessions(ShowVmTracer):
