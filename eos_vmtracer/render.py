@@ -7,8 +7,14 @@ detail views (one interface, VM or host). Each function reads one answer of
 :mod:`eos_vmtracer.views` (typed in :mod:`eos_vmtracer.status_types`); the EOS CLI
 extension uses the same functions, so both say the same thing.
 
-It must never read files or the clock on its own (``now`` is passed in), and
-never invent data the status does not hold.
+Every line is escaped here (:func:`eos_vmtracer.shown.shown`), cell by cell in
+tables and line by line elsewhere: names from vCenter and error texts can neither
+start a line nor send a terminal control sequence, on ``vmtracer show``,
+``explain`` or the EOS CLI (privilege 1).
+
+It must never read files or the clock on its own (``now`` is passed in), never
+invent data the status does not hold, and never return a line it has not escaped
+(nor escape one twice: callers print what it returns as it is).
 """
 
 from __future__ import annotations
@@ -16,6 +22,7 @@ from __future__ import annotations
 import time
 from typing import Any, Iterable, List, Optional, Sequence, Union
 
+from eos_vmtracer.shown import shown
 from eos_vmtracer.status_types import (
     HistoryEvent,
     HostAnswer,
@@ -46,8 +53,8 @@ _WithAgent = Union[
 
 
 def table(headers: Sequence[str], rows: Iterable[Sequence[Any]]) -> str:
-    """An EOS-style table: aligned columns, dashes under each header."""
-    cells = [[str(c) for c in row] for row in rows]
+    """An EOS-style table: aligned columns, dashes under each header; every cell escaped."""
+    cells = [[shown(str(c)) for c in row] for row in rows]
     widths = [len(h) for h in headers]
     for row in cells:
         for i, cell in enumerate(row):
@@ -161,7 +168,7 @@ def interfaces_table(doc: Union[StatusDocument, InterfacesAnswer], now: float) -
         else:
             when = f"kept while {v['held']}"
         notes.append(f"* VLAN {v['vlan']} (created by vmtracer) is used by nothing: {when}")
-    return out + ("\n" + "\n".join(notes) if notes else "")
+    return out + ("\n" + _lines(notes) if notes else "")
 
 
 def hosts_table(doc: Union[StatusDocument, HostsAnswer], now: float) -> str:
@@ -225,6 +232,11 @@ def history_table(events: Sequence[HistoryEvent]) -> str:
     return table(("Time", "Action", "Interface", "VLANs", "Reason"), rows)
 
 
+def _lines(lines: Iterable[str]) -> str:
+    """Lines of text, each escaped, one per line."""
+    return "\n".join(shown(line) for line in lines)
+
+
 def _cut(text: str, width: int = 120) -> str:
     """A long reason, shortened for a table (``--json`` keeps it whole)."""
     if not text:
@@ -241,7 +253,7 @@ def _preamble(doc: _WithAgent, now: float) -> str:
     sw = doc["switch"]
     if not sw["reachable"]:
         lines.append(f"eAPI unreachable since {clock(sw['since'])}: {sw['error']}")
-    return "\n".join(lines) + ("\n\n" if lines else "")
+    return _lines(lines) + ("\n\n" if lines else "")
 
 
 # -- explain: one interface in detail ---------------------------------------------------
@@ -287,7 +299,7 @@ def interface_detail(answer: InterfaceAnswer, now: float) -> str:
             lines.extend(_explain_vlan(entry, v, now, brief=True))
     else:
         lines.extend(_explain_vlan(entry, vlan, now, brief=False))
-    return "\n".join(lines)
+    return _lines(lines)
 
 
 def _explain_vlan(entry: InterfaceDetail, vlan: int, now: float, brief: bool) -> List[str]:
@@ -366,15 +378,11 @@ def vm_detail(answer: VmAnswer, now: float) -> str:
         rows = [
             (p["nic"], p["interface"], p["vlan"], p["state"], p["why"] or "-") for p in vm["ports"]
         ]
-        if rows:
-            lines.append("")
-            lines.extend(
-                "  " + line
-                for line in table(("Adapter", "Interface", "VLAN", "State", "Why"), rows).split(
-                    "\n"
-                )
-            )
-        blocks.append("\n".join(lines))
+        text = _lines(lines)
+        if rows:  # a table escapes its own cells
+            ports = table(("Adapter", "Interface", "VLAN", "State", "Why"), rows)
+            text += "\n\n" + "\n".join("  " + line for line in ports.split("\n"))
+        blocks.append(text)
     return _preamble(answer, now) + "\n\n".join(blocks)
 
 
@@ -392,8 +400,9 @@ def host_detail(answer: HostAnswer, now: float) -> str:
         rows = [
             (v["name"], "on" if v["powered_on"] else "off", v["vlans"] or "-") for v in h["vm_list"]
         ]
-        if rows:
-            lines.append("")
-            lines.extend("  " + line for line in table(("VM", "Power", "VLANs"), rows).split("\n"))
-        blocks.append("\n".join(lines))
+        text = _lines(lines)
+        if rows:  # a table escapes its own cells
+            vms = table(("VM", "Power", "VLANs"), rows)
+            text += "\n\n" + "\n".join("  " + line for line in vms.split("\n"))
+        blocks.append(text)
     return _preamble(answer, now) + "\n\n".join(blocks)

@@ -24,6 +24,7 @@ from dataclasses import dataclass
 from typing import Any, Callable, Dict, List, Mapping, Optional, Tuple, Union
 
 from eos_vmtracer import render, status
+from eos_vmtracer.shown import shown
 from eos_vmtracer.status_types import (
     AgentBrief,
     CabledHost,
@@ -456,7 +457,8 @@ def text(name: str, data: Any, now: float) -> str:
 def main(argv: Optional[List[str]] = None) -> int:
     """For a CLI handler that cannot import this package (EOS's Python 2.7 CLI).
 
-    ``answer NAME RUN_DIR ARGS_JSON`` prints ``{"data": …}`` or ``{"error": "…"}``;
+    ``answer NAME RUN_DIR ARGS_JSON`` prints ``{"data": …}`` or ``{"error": "…"}`` (the
+    CLI's ``% vm-tracer: …`` line, escaped);
     ``text NAME`` reads an answer on stdin and prints it as ``vmtracer`` does.
     """
     args = sys.argv[1:] if argv is None else argv
@@ -465,7 +467,8 @@ def main(argv: Optional[List[str]] = None) -> int:
             data: Any = answer(args[1], json.loads(args[3]), args[2])
             out: Dict[str, Any] = {"data": data}
         except (LookupError, status.StatusUnavailable, ValueError) as e:
-            out = {"error": str(e.args[0]) if isinstance(e, LookupError) else str(e)}
+            why = str(e.args[0]) if isinstance(e, LookupError) else str(e)
+            out = {"error": shown(f"vm-tracer: {why}")}
         print(json.dumps(out))
         return 0
     if len(args) == 2 and args[0] == "text":

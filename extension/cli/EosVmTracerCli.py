@@ -16,6 +16,11 @@ releases on Python 3.9. The file is therefore written in the syntax both accept
 package is Python 3.9 code), so it runs the same functions in EOS's ``python3``
 (``eos_vmtracer.views.main``) and passes JSON both ways.
 
+The text is escaped by the renderers, and the ``% ...`` errors are escaped too
+(``eos_vmtracer.shown``; under Python 2.7 by python3, or, if even that fails, cut
+to printable ASCII here): this runs at privilege 1, where a name from vCenter must
+not reach the terminal raw. The JSON keeps raw values (JSON escapes on its own).
+
 It must never change anything (the switch, a file, the agent), never raise into
 the CLI (a missing or stale agent, or an unknown name, is one ``% ...`` error), and
 never shadow EOS's own Python modules: the extension's private library directory is
@@ -123,9 +128,24 @@ def _python3(args, stdin=b""):
     return out
 
 
+def _shown(text):
+    # type: (str) -> str
+    """``text`` escaped for the terminal; never raises (the package may be missing)."""
+    if IN_PROCESS:
+        try:
+            _ensure_package()
+            from eos_vmtracer.shown import shown
+
+            return shown(text)
+        except Exception:
+            pass
+    # Python 2.7, or no package: printable ASCII only (fails closed).
+    return "".join(c if " " <= c <= "~" else "?" for c in text)
+
+
 def answer(command, ctx):
     # type: (str, Any) -> Tuple[Optional[Dict[str, Any]], str]
-    """What ``command`` answers, or ``(None, error)``."""
+    """What ``command`` answers, or ``(None, error)``: the ``% ...`` line, escaped."""
     run_dir = _daemon_run_dir(ctx)
     args = _args(ctx)
     if IN_PROCESS:
@@ -136,9 +156,9 @@ def answer(command, ctx):
         try:
             return dict(views.answer(command, args, run_dir)), ""
         except LookupError as e:
-            return None, str(e.args[0])
+            return None, _shown("vm-tracer: %s" % (e.args[0],))
         except (StatusUnavailable, ValueError) as e:
-            return None, str(e)
+            return None, _shown("vm-tracer: %s" % (e,))
     reply = json.loads(_python3(["answer", command, run_dir, json.dumps(args)]).decode("utf-8"))
     return reply.get("data"), reply.get("error", "")
 
@@ -155,10 +175,10 @@ class ShowVmTracer(CliExtension.ShowCommandClass):  # type: ignore[misc]
         try:
             data, error = answer(self.command, ctx)
         except Exception as e:  # never a traceback in the CLI
-            ctx.addError("vm-tracer: cannot read the agent's status: %s" % e)
+            ctx.addError(_shown("vm-tracer: cannot read the agent's status: %s" % (e,)))
             return None
         if error:
-            ctx.addError("vm-tracer: %s" % error)
+            ctx.addError(error)
             return None
         return data
 

@@ -542,3 +542,40 @@ def test_handler_answers_and_renders_under_python_27(running: RunningAgent, tmp_
         ["vm-tracer: no VM named 'ghost' on a host cabled to this switch"],
     ]
     assert result.stdout.startswith("VM app01 (vm-1, vc1)\n")
+
+
+# -- names from vCenter are escaped in the detail views --------------------------------------
+
+
+def test_detail_views_escape_names_from_vcenter(
+    handler: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from eos_vmtracer.shown import shown
+
+    from .test_shown_channels import EVIL, check, hostile_doc
+
+    doc = hostile_doc()
+    name = f"web01{EVIL}"
+    vm_text = render.vm_detail(views.vm(doc, name), time.time())
+    check(vm_text)
+    assert shown(name) in vm_text and shown(f"Network adapter 1{EVIL}") in vm_text
+    host = next(h for h in doc["hosts"] if EVIL in h["name"])
+    host_text = render.host_detail(views.host(doc, host["name"]), time.time())
+    check(host_text)
+    assert shown(host["name"]) in host_text and shown(name) in host_text
+    one = render.interface_detail(views.interface(doc, "Ethernet1"), time.time())
+    check(one)
+    # The EOS errors: the name the operator typed comes back escaped.
+    doc["agent"]["pid"] = os.getpid()
+    doc["agent"]["updated"] = time.time()
+    status_mod.write(str(tmp_path / "run"), doc)
+    ctx = eos_ctx(str(tmp_path / "run"), {"<vm>": f"ghost{EVIL}"})
+    assert handler.ShowVmTracerVm().handler(ctx) is None
+    [error] = ctx.errors
+    check(error)
+    assert error.startswith("vm-tracer: no VM named") and "\n" not in error
+    # A Python 2.7 CLI without the package cuts the text to printable ASCII.
+    monkeypatch.setattr(handler, "IN_PROCESS", False)
+    cut = handler._shown(f"x{EVIL}y")
+    assert len(cut) == len(f"x{EVIL}y") and cut.startswith("x?username evil")
+    assert all(" " <= c <= "~" for c in cut) and "\x1b" not in cut
