@@ -276,7 +276,9 @@ def interface_detail(answer: InterfaceAnswer, now: float) -> str:
     if entry["note"]:
         lines.append(f"  left alone: {interface} {entry['note']}")
     cabled = [
-        f"{h['name']} {'/'.join(h['vmnics'])}" + ("" if h["connected"] else " [disconnected]")
+        f"{h['name']} {'/'.join(h['vmnics'])}"
+        + (f" [{', '.join(h['static'])}: switch.static_hosts]" if h["static"] else "")
+        + ("" if h["connected"] else " [disconnected]")
         for h in entry["cabled"]
     ]
     if entry["role"] == "edge":

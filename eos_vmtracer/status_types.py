@@ -77,7 +77,9 @@ ReasonKind = Annotated[str, Words("vm", "vmk", "migration", "uplink")]
 ReconcileResult = Annotated[str, Words("none", "ok", "error")]
 HistoryAction = Annotated[
     str,
-    Words("add", "remove", "create-vlan", "delete-vlan", "repair", "error", "start", "stop"),
+    Words(
+        "add", "remove", "create-vlan", "delete-vlan", "repair", "error", "start", "stop", "resync"
+    ),
 ]
 
 
@@ -320,12 +322,13 @@ class HostsAnswer(TypedDict):
 
 
 class CabledHost(TypedDict):
-    """A host with a vmnic that hears this interface."""
+    """A host with a vmnic that hears this interface (or is mapped to it by static_hosts)."""
 
     session: str
     name: str
     connected: bool
     vmnics: List[str]
+    static: List[str]
 
 
 class InterfaceDetail(Interface):

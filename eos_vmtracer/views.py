@@ -25,6 +25,7 @@ from typing import Any, Callable, Dict, List, Mapping, Optional, Tuple, Union
 
 from eos_vmtracer import render, status
 from eos_vmtracer.shown import shown
+from eos_vmtracer.static_hosts import is_static
 from eos_vmtracer.status_types import (
     AgentBrief,
     CabledHost,
@@ -121,14 +122,15 @@ def interface(doc: StatusDocument, name: str, vlan: Optional[int] = None) -> Int
         )
     cabled: List[CabledHost] = []
     for h in doc["hosts"]:
-        nics = [lk["vmnic"] for lk in h["links"] if lk["interface"] == full]
-        if nics:
+        links = [lk for lk in h["links"] if lk["interface"] == full]
+        if links:
             cabled.append(
                 {
                     "session": h["session"],
                     "name": h["name"],
                     "connected": h["connected"],
-                    "vmnics": nics,
+                    "vmnics": [lk["vmnic"] for lk in links],
+                    "static": sorted({lk["neighbor"] for lk in links if is_static(lk["neighbor"])}),
                 }
             )
     detail: InterfaceDetail = {

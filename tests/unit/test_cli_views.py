@@ -326,6 +326,7 @@ def test_detail_answers_say_what_the_switch_has(handler: Any, running: RunningAg
             "name": "esx-host-3.example.com",
             "connected": True,
             "vmnics": ["vmnic0"],
+            "static": [],
         }
     ]
     assert [p["vlan"] for p in one["interface"]["pending"]] == [120]
