@@ -260,7 +260,15 @@ def show(
         )
     config = load_config(config_path)
     if what == "history":
-        events = views.history(config.switch.state_dir, count)["events"]
+        from eos_vmtracer.history import History
+
+        history = History(config.switch.state_dir)
+        events = views.history(config.switch.state_dir, count, source=history)["events"]
+        if history.skipped:
+            click.echo(
+                f"vmtracer: skipped {_count(history.skipped, 'unreadable line')} in {history.path}",
+                err=True,
+            )
         click.echo(json.dumps(events, indent=2) if as_json else render.history_table(events))
         return
     doc = read_status_or_fail(config)
