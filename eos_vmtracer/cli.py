@@ -129,12 +129,13 @@ def run(config_path: Optional[str]) -> None:
     """Run the agent in the foreground (EOS's daemon runs this)."""
     import signal
 
-    from eos_vmtracer import eossdk_bridge, logsetup
+    from eos_vmtracer import logsetup
     from eos_vmtracer.agent import Agent
+    from eos_vmtracer.eos import sdk
     from eos_vmtracer.switch import SwitchError
 
-    if eossdk_bridge.available():  # on EOS: daemon options in, status_set out
-        sys.exit(eossdk_bridge.run(config_path))
+    if sdk.available():  # on EOS: daemon options in, status_set out
+        sys.exit(sdk.run(config_path))
     config = load_config(config_path)
     logsetup.setup(config.log)
     try:

@@ -2,7 +2,8 @@
 
 What this module is for: turn the status document (see :mod:`eos_vmtracer.status`)
 into the aligned tables ``vmtracer show`` prints (a header, dashes under it, one
-row per item, as EOS does) and into the sentences of ``vmtracer explain``. The
+row per item, as EOS does), into the sentences of ``vmtracer explain``, and into
+the short key/values of ``show daemon EosVmTracer`` (:func:`daemon_status`). The
 EOS CLI extension uses the same functions, so both say the same thing.
 
 It must never read files or the clock on its own (``now`` is passed in), and
@@ -179,6 +180,64 @@ def vms_table(doc: Mapping[str, Any], now: float) -> str:
     return _preamble(doc, now) + table(
         ("VM", "Power", "Host", "Adapter", "Portgroup", "VLANs", "Interfaces"), rows
     )
+
+
+# -- the EOS daemon status (show daemon EosVmTracer) ---------------------------------------
+
+DAEMON_VALUE_MAX = 1000
+"""Longest daemon status value published (EOS allows 10 KB; shorter reads better)."""
+
+
+def clip_daemon_value(text: str) -> str:
+    """``text`` cut to :data:`DAEMON_VALUE_MAX` characters, ``...`` marking a cut."""
+    return text if len(text) <= DAEMON_VALUE_MAX else text[: DAEMON_VALUE_MAX - 3] + "..."
+
+
+def daemon_status(doc: Mapping[str, Any]) -> dict[str, str]:
+    """The daemon status keys and values for one status document (short, no secrets)."""
+    agent = doc.get("agent", {})
+    sw = doc.get("switch", {})
+    items: dict[str, str] = {
+        "version": str(agent.get("version", "")),
+        "pid": str(agent.get("pid", "")),
+        "updated": clock(agent.get("updated")),
+        "dry_run": "yes" if agent.get("dry_run") else "no",
+    }
+    if sw.get("reachable"):
+        items["eapi"] = (
+            f"ok: {sw.get('hostname', '')} ({sw.get('model', '')}, EOS {sw.get('version', '')})"
+        )
+    else:
+        items["eapi"] = f"unreachable since {clock(sw.get('since'))}: {sw.get('error', '')}"
+    for s in doc.get("sessions", []):
+        text = (
+            f"{s['state']}, {'synced' if s['synced'] else 'not synced'}, {s['hosts']} hosts,"
+            f" {s['vms']} VMs, VLANs {s['allowed_vlans']},"
+            f" autovlan {'on' if s['autovlan'] else 'off'}"
+        )
+        if s.get("error"):
+            text += f", error: {s['error']}"
+        items[f"session.{s['name']}"] = text
+    interfaces = doc.get("interfaces", [])
+    edge = sum(1 for i in interfaces if i["role"] == "edge")
+    dynamic = sum(1 for i in interfaces if i["dynamic"])
+    pending = sum(len(i["pending"]) for i in interfaces)
+    items["interfaces"] = (
+        f"{len(interfaces)} managed ({edge} edge, {len(interfaces) - edge} uplink),"
+        f" {dynamic} with dynamic VLANs, {pending} removals pending"
+    )
+    items["vms"] = str(len(doc.get("vms", [])))
+    last = agent.get("last_reconcile", {})
+    items["last_reconcile"] = (
+        f"{last.get('result', 'none')} at {clock(last.get('at'))}"
+        f" ({last.get('duration_ms', 0)} ms)" + (f": {last['error']}" if last.get("error") else "")
+    )
+    counters = agent.get("counters", {})
+    items["counters"] = ", ".join(f"{k}={v}" for k, v in sorted(counters.items()))
+    withheld = doc.get("withheld", [])
+    if withheld:
+        items["withheld"] = f"{len(withheld)} change(s) withheld; see vmtracer explain"
+    return {k: clip_daemon_value(v) for k, v in items.items()}
 
 
 def history_table(events: Sequence[Mapping[str, Any]]) -> str:
