@@ -44,6 +44,49 @@ def available() -> bool:
         return False
 
 
+class Signals:
+    """Our SIGTERM/SIGINT handlers and wakeup fd: installed once the SDK's loop runs.
+
+    The EOS SDK installs its own handler for SIGTERM and SIGINT (one that leaves the
+    event loop at once), possibly only when ``main_loop`` starts. Installed before
+    that, ours would be replaced: a SIGTERM would end the loop with the agent
+    thread still running, skipping the graceful stop. So :meth:`install` is called
+    from ``on_initialized`` (the loop runs by then) and replaces the SDK's; after
+    the loop :meth:`restore` puts back what was there.
+    """
+
+    SIGNALS = (signal.SIGTERM, signal.SIGINT)
+
+    def __init__(self, controller: Controller, mailbox: Mailbox) -> None:
+        self.controller = controller
+        self.mailbox = mailbox
+        self._previous: dict[int, Any] = {}
+        self._old_wakeup: Optional[int] = None
+
+    def _on_signal(self, signum: int, _frame: Optional[FrameType]) -> None:
+        self.controller.terminate_requested = True
+        self.mailbox.poke()
+
+    def install(self) -> None:
+        """Ours in place of whatever is there (once; main thread only)."""
+        if self._old_wakeup is not None:
+            return
+        for s in self.SIGNALS:
+            self._previous[s] = signal.signal(s, self._on_signal)
+        self._old_wakeup = signal.set_wakeup_fd(self.mailbox.write_fd())
+
+    def restore(self) -> None:
+        """What was there before :meth:`install` (a no-op if it never ran)."""
+        if self._old_wakeup is None:
+            return
+        signal.set_wakeup_fd(self._old_wakeup)
+        self._old_wakeup = None
+        for s, handler in self._previous.items():
+            if handler is not None:  # None: a handler not set from Python; leave ours
+                signal.signal(s, handler)
+        self._previous.clear()
+
+
 def _bridge_class(sdk_module: Any) -> type:
     """The SDK handler class (built at run time: its bases come from ``eossdk``)."""
 
@@ -62,6 +105,7 @@ def _bridge_class(sdk_module: Any) -> type:
             sdk_module.TimeoutHandler.__init__(self, self.timeout_mgr)
             self.fd = fd
             self.controller: Optional[Controller] = None
+            self.signals: Optional[Signals] = None
 
         # SdkPort
         def options(self) -> dict[str, str]:
@@ -94,6 +138,8 @@ def _bridge_class(sdk_module: Any) -> type:
 
         def on_initialized(self) -> None:
             self.watch_readable(self.fd, True)
+            if self.signals is not None:  # the loop runs: whatever the SDK set is in place
+                self._call("install signal handlers", self.signals.install)
             c = self.controller
             assert c is not None
             self._call("on_initialized", c.initialized)
@@ -142,19 +188,11 @@ def run(
     bridge = _bridge_class(sdk_module)(sdk, mailbox.fileno())
     controller = Controller(bridge, name, config_path, mailbox, make_agent)
     bridge.controller = controller
-
-    def on_signal(signum: int, _frame: Optional[FrameType]) -> None:
-        controller.terminate_requested = True
-        mailbox.poke()
-
-    previous = {s: signal.signal(s, on_signal) for s in (signal.SIGTERM, signal.SIGINT)}
-    old_wakeup = signal.set_wakeup_fd(mailbox.write_fd())
+    signals = bridge.signals = Signals(controller, mailbox)
     log.info("EOS SDK daemon %s: starting", name)
     try:
         sdk.main_loop(list(sys.argv if argv is None else argv))
     finally:
-        signal.set_wakeup_fd(old_wakeup)
-        for s, handler in previous.items():
-            signal.signal(s, handler)
+        signals.restore()
         mailbox.close()
     return controller.exit_code
