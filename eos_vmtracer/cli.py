@@ -92,6 +92,8 @@ def check(config_path: Optional[str], offline: bool, timeout: float) -> None:
     for sess in config.sessions:
         mode = "" if sess.autovlan else "  (autovlan off: report only)"
         click.echo(f"  session {sess.name}: {sess.url} vlans {sess.allowed_vlans}{mode}")
+    for line in _daemon_lines(config):
+        click.echo(line)
     if offline:
         return
     from eos_vmtracer.oneshot import collect
@@ -270,6 +272,20 @@ def read_status_or_fail(config: Config) -> dict[str, Any]:
         return read_status(config.switch.run_dir)
     except StatusUnavailable as e:
         fail(str(e))
+
+
+def _daemon_lines(config: Config) -> list[str]:
+    """What ``check`` says about the running agent as an EOS daemon (name, options)."""
+    from eos_vmtracer.eos import presence, sdk
+    from eos_vmtracer.status import StatusUnavailable, read_status
+
+    run_dir = config.switch.run_dir
+    try:
+        doc = read_status(run_dir)
+    except StatusUnavailable as e:
+        return [f"daemon: no running agent to ask ({e})"]
+    pid = int(doc.get("agent", {}).get("pid", 0))
+    return presence.check_lines(presence.read(run_dir), pid, sdk.available())
 
 
 def _count(n: int, noun: str) -> str:

@@ -41,7 +41,8 @@ import threading
 from typing import Any, Callable, Mapping, Optional, Protocol
 
 from eos_vmtracer.config import Config, ConfigError
-from eos_vmtracer.eos.options import config_from_options
+from eos_vmtracer.eos import presence
+from eos_vmtracer.eos.options import DEFAULT_DAEMON, config_from_options
 from eos_vmtracer.render import clip_daemon_value, daemon_status
 
 log = logging.getLogger("eos_vmtracer.eossdk")
@@ -162,12 +163,31 @@ class Controller:
         self._shutting_down = False
         self._exiting = False
         self._own: dict[str, str] = {}  # status keys the controller sets
+        self._option_names: tuple[str, ...] = ()  # as last read (names only, no values)
         self._doc_keys: dict[str, str] = {}  # status keys from the agent's document
 
     # -- SDK events ------------------------------------------------------------------------
     def initialized(self) -> None:
-        """The SDK is ready: read the options and start."""
+        """The SDK is ready: say under which name and with which options, then start."""
         self._set("state", "starting")
+        options = sorted(self.port.options())
+        if options:
+            log.info("EOS SDK daemon %s: options %s", self.name, ", ".join(options))
+        else:
+            log.warning(
+                "%%VMTRACER-4-DAEMON: daemon %s sees no option: a daemon configured under"
+                " another name gets no options and shows no status (is it configured as"
+                " 'daemon %s'?)",
+                self.name,
+                self.name,
+            )
+        if self.name != DEFAULT_DAEMON:
+            log.warning(
+                "%%VMTRACER-4-DAEMON: registered as daemon %s, not %s: 'show vm-tracer'"
+                " finds the status only through the configuration file's run_dir",
+                self.name,
+                DEFAULT_DAEMON,
+            )
         self._reload()
 
     def option_changed(self) -> None:
@@ -230,8 +250,10 @@ class Controller:
 
     # -- internals ---------------------------------------------------------------------------
     def _reload(self) -> None:
+        options = self.port.options()
+        self._option_names = tuple(sorted(k for k, v in options.items() if v.strip()))
         try:
-            config = config_from_options(self.port.options(), self.config_path, self.name)
+            config = config_from_options(options, self.config_path, self.name)
         except ConfigError as e:
             log.error("%%VMTRACER-3-CONFIG: %s", e)
             self._set("config_error", str(e))
@@ -278,6 +300,11 @@ class Controller:
         self._agent, self._thread = agent, thread
         self._set("config", config.source)
         self._set("run_dir", config.switch.run_dir)
+        try:  # for vmtracer check: which daemon this is, which options it saw
+            me = presence.Presence(self.name, os.getpid(), self._option_names)
+            presence.write(config.switch.run_dir, me)
+        except OSError as e:
+            log.warning("cannot write %s: %s", presence.path(config.switch.run_dir), e)
         self._set("state", "running")
         thread.start()
 
@@ -294,6 +321,8 @@ class Controller:
 
     def _ended(self) -> None:
         crashed = self._crashed
+        if self._agent is not None:
+            presence.clear(self._agent.config.switch.run_dir)
         self._agent = self._thread = None
         self._clear_doc()
         if self._exiting or self._shutting_down:
