@@ -14,9 +14,10 @@ import enum
 import os
 import sys
 from dataclasses import replace
-from typing import Any, Callable, NoReturn, Optional, TypeVar
+from typing import IO, Any, NoReturn, Optional
 
 import click
+from click.utils import PacifyFlushWrapper
 
 from eos_vmtracer import __version__
 from eos_vmtracer.config import Config, ConfigError, default_path, load
@@ -30,21 +31,26 @@ class ExitStatus(enum.IntEnum):
     CONFIG = 2  # the configuration (or the command line) is wrong
 
 
-class UserError(Exception):
-    """An error to report in one line, with its exit status."""
+class CliError(click.ClickException):
+    """An error shown as one ``vmtracer: message`` line on stderr, exiting with ``exit_code``.
+
+    Raised anywhere under a command; click (under :func:`main`, or a test's
+    ``CliRunner``) calls :meth:`show` and exits with :attr:`exit_code`, as for its
+    own usage errors.
+    """
 
     def __init__(self, message: str, status: ExitStatus = ExitStatus.FAILURE) -> None:
         super().__init__(message)
-        self.status = status
+        self.exit_code = int(status)
 
-
-F = TypeVar("F", bound=Callable[..., Any])
+    def show(self, file: Optional[IO[Any]] = None) -> None:
+        """``vmtracer: message`` on stderr."""
+        click.echo(f"vmtracer: {self.format_message()}", err=True)
 
 
 def fail(message: str, status: ExitStatus = ExitStatus.FAILURE) -> NoReturn:
-    """Print ``message`` as ``vmtracer: message`` on stderr and exit."""
-    click.echo(f"vmtracer: {message}", err=True)
-    sys.exit(int(status))
+    """Raise :class:`CliError`: ``vmtracer: message`` on stderr, exit ``status``."""
+    raise CliError(message, status)
 
 
 def load_config(path: Optional[str]) -> Config:
@@ -122,7 +128,7 @@ def check(config_path: Optional[str], offline: bool, timeout: float) -> None:
                 f" {_count(len(snap.vms), 'VM')}"
             )
     if not ok:
-        sys.exit(int(ExitStatus.FAILURE))
+        click.get_current_context().exit(int(ExitStatus.FAILURE))
 
 
 @cli.command()
@@ -137,7 +143,7 @@ def run(config_path: Optional[str]) -> None:
     from eos_vmtracer.switch import SwitchError
 
     if sdk.available():  # on EOS: daemon options in, status_set out
-        sys.exit(sdk.run(config_path))
+        click.get_current_context().exit(sdk.run(config_path))
     config = load_config(config_path)
     logsetup.setup(config.log)
     try:
@@ -300,11 +306,22 @@ def _first_last(names: tuple[str, ...]) -> str:
     return f"{names[0]} ... {names[-1]}"
 
 
-def main(argv: Optional[list[str]] = None) -> None:
-    """Console-script entry point."""
+def main(argv: Optional[list[str]] = None) -> NoReturn:
+    """Console-script entry point: the one place ``vmtracer`` exits from.
+
+    Commands raise :class:`CliError` (or click's usage errors) or end with
+    ``ctx.exit(status)``; here every outcome becomes one exit status.
+    """
     try:
-        cli.main(args=argv, prog_name="vmtracer", standalone_mode=True)
-    except UserError as e:
-        fail(str(e), e.status)
-    except KeyboardInterrupt:
-        fail("interrupted", ExitStatus.FAILURE)
+        status = cli.main(args=argv, prog_name="vmtracer", standalone_mode=False)
+    except click.ClickException as e:  # CliError: one line; click's usage errors as click has them
+        e.show()
+        status = e.exit_code
+    except click.Abort:  # Ctrl-C (click turns KeyboardInterrupt into Abort)
+        click.echo("vmtracer: interrupted", err=True)
+        status = ExitStatus.FAILURE
+    except BrokenPipeError:  # vmtracer show ... | head: quietly, as click does
+        sys.stdout = PacifyFlushWrapper(sys.stdout)
+        sys.stderr = PacifyFlushWrapper(sys.stderr)
+        status = ExitStatus.FAILURE
+    sys.exit(int(status) if isinstance(status, int) else ExitStatus.OK)
