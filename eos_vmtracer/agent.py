@@ -19,12 +19,12 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
-import random
 import threading
 import time
 from typing import Any, Callable, Optional, Protocol
 
 from eos_vmtracer import status as status_mod
+from eos_vmtracer.backoff import Backoff
 from eos_vmtracer.config import Config
 from eos_vmtracer.history import Event, History
 from eos_vmtracer.ledger import Ledger, LedgerStore
@@ -43,6 +43,10 @@ SETTLE = 0.05
 MAX_DELAY = 0.3
 STATUS_GAP = 0.5  # at most two status documents a second (they can be large)
 BACKOFF_MAX = 60.0
+SWITCH_BACKOFF = Backoff(initial=1.0, maximum=BACKOFF_MAX)
+"""After a failed eAPI call: about 1 s, doubling to a minute (a permanent error: a minute)."""
+STATE_BACKOFF = Backoff(initial=10.0, maximum=BACKOFF_MAX)
+"""After the ledger could not be written (flash full or read-only): 10 s, doubling."""
 
 
 class SwitchPort(Protocol):
@@ -132,7 +136,7 @@ class Agent:
             "vlans_deleted": 0,
             "drift_repairs": 0,
         }
-        self._backoff = 0.0
+        self._failures = 0  # consecutive failed reconciles (eAPI or the ledger)
         self._backoff_until = 0.0
         self._next_check = 0.0
         self._next_status = 0.0
@@ -266,7 +270,8 @@ class Agent:
             # The ledger could not be written: nothing was applied (see _apply).
             log.error("%%VMTRACER-3-STATE_ERROR: %s: %s", e.filename or "state_dir", e.strerror)
             self._finish(started, "error", f"state: {e.strerror}")
-            self._backoff_until = self._mono() + 10.0
+            self._backoff_until = self._mono() + STATE_BACKOFF.delay(self._failures)
+            self._failures += 1
             return None
 
     def _apply(self, p: Plan, now: float) -> None:
@@ -430,16 +435,16 @@ class Agent:
         if not self._switch_state["reachable"]:
             log.info("%VMTRACER-6-EAPI_OK: eAPI answers")
             self._switch_state = {"reachable": True, "error": "", "since": self._clock()}
-        self._backoff = 0.0
+        self._failures = 0
         self._backoff_until = 0.0
 
     def _switch_failed(self, error: str, permanent: bool) -> None:
         if self._switch_state["reachable"] or self._switch_state["error"] != error:
             log.error("%%VMTRACER-3-EAPI_ERROR: %s", error)
             self._switch_state = {"reachable": False, "error": error, "since": self._clock()}
-        self._backoff = BACKOFF_MAX if permanent else min(BACKOFF_MAX, max(1.0, self._backoff * 2))
-        delay = self._backoff * random.uniform(0.8, 1.2)
-        self._backoff_until = self._mono() + delay
+        failures = 64 if permanent else self._failures  # permanent: the longest wait at once
+        self._backoff_until = self._mono() + SWITCH_BACKOFF.delay(failures)
+        self._failures += 1
 
     # -- CDP ------------------------------------------------------------------------------
     def _update_cdp(self, facts: SwitchFacts) -> None:

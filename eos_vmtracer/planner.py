@@ -36,7 +36,8 @@ from eos_vmtracer.model import (
     SwitchInterface,
     VlanSpec,
 )
-from eos_vmtracer.vlans import VlanSet, canonical_interface, interface_sort_key
+from eos_vmtracer.timefmt import wall_clock
+from eos_vmtracer.vlans import VlanSet, canonical_interface, interface_sort_key, vlan_name
 
 # -- the plan --------------------------------------------------------------------------
 
@@ -341,9 +342,7 @@ def _session_needs(
 
 def _vlan_name(vlan: int, reasons: Iterable[Reason]) -> str:
     names = sorted({r.portgroup for r in reasons if r.portgroup})
-    base = names[0] if names else f"vmtracer-{vlan}"
-    cleaned = re.sub(r"[^A-Za-z0-9_.-]+", "_", base).strip("_") or f"vmtracer-{vlan}"
-    return cleaned[:32]
+    return vlan_name(names[0] if names else "") or f"vmtracer-{vlan}"
 
 
 @dataclass
@@ -601,7 +600,7 @@ def _decide_removals(
         if ctx.now >= due and not dry:
             remove.append(v)
             out.remove_reasons[(name, v)] = (
-                f"unneeded since {_clock(since)} (remove_delay {delay:g}s)"
+                f"unneeded since {wall_clock(since)} (remove_delay {delay:g}s)"
             )
             continue
         out.entries[(name, v)] = replace(entry, unneeded_since=since)
@@ -633,12 +632,6 @@ def _refresh(entry: Ownership, reasons: Iterable[Reason]) -> Ownership:
         hosts=frozenset(hosts) if sessions else entry.hosts,
         unneeded_since=None,
     )
-
-
-def _clock(t: float) -> str:
-    import time as _time
-
-    return _time.strftime("%Y-%m-%d %H:%M:%S", _time.localtime(t))
 
 
 @dataclass

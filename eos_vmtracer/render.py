@@ -12,9 +12,9 @@ never invent data the status does not hold.
 
 from __future__ import annotations
 
-import time
 from typing import Any, Iterable, Mapping, Optional, Sequence
 
+from eos_vmtracer.timefmt import wall_clock as clock
 from eos_vmtracer.vlans import VlanSet
 
 
@@ -31,13 +31,6 @@ def table(headers: Sequence[str], rows: Iterable[Sequence[Any]]) -> str:
     ]
     lines += ["  ".join(c.ljust(w) for c, w in zip(row, widths)).rstrip() for row in cells]
     return "\n".join(lines)
-
-
-def clock(t: Optional[float]) -> str:
-    """A wall-clock time for tables."""
-    if not t:
-        return "-"
-    return time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(t))
 
 
 def ago(t: Optional[float], now: float) -> str:

@@ -25,6 +25,7 @@ from eos_vmtracer.config import Config
 from eos_vmtracer.ledger import write_json_atomic
 from eos_vmtracer.model import Inventory, SessionInventory, SwitchFacts, Vm
 from eos_vmtracer.planner import Plan, Reason
+from eos_vmtracer.timefmt import wall_clock
 from eos_vmtracer.vlans import VlanSet, interface_sort_key
 
 SCHEMA_VERSION = 1
@@ -305,7 +306,7 @@ def read_status(run_dir: str, *, now: Optional[float] = None) -> dict[str, Any]:
         raise StatusUnavailable(f"{path} has an unknown schema")
     agent = doc.get("agent", {})
     updated = float(agent.get("updated", 0))
-    when = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(updated))
+    when = wall_clock(updated)
     pid = int(agent.get("pid", 0))
     if pid and not _alive(pid):
         raise StatusUnavailable(f"the agent is not running (pid {pid} is gone; last status {when})")
