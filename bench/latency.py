@@ -1,6 +1,6 @@
 """Benchmark: event to VLAN on the trunk, against the floor measured on the same events.
 
-What this module is for: the SPEC target "event to VLAN on the trunk: p99 <= 1 s,
+What this module is for: the README's target "event to VLAN on the trunk: p99 <= 1 s,
 within 1.5x of the floor". The agent runs as the product runs (``vmtracer run``,
 a subprocess) against the lab vCenter and the eAPI emulator. Each sample powers on
 one VM whose portgroup's VLAN is not yet on its host's port, and times, from just

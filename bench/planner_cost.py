@@ -210,7 +210,7 @@ def run(quick: bool = False) -> dict[str, Any]:
         },
         "ratio_plan_to_vnic_pass": round(med(steady_t) / med(floor_t), 1),
         "targets": [],
-        "note": "no SPEC target: the planner's cost is the baseline for the other benchmarks",
+        "note": "no target of its own: the planner's cost is the baseline for the other benchmarks",
     }
 
 

@@ -1,6 +1,6 @@
 """Benchmark: 1,000 hosts / 20,000 VMs synchronised, and what the agent weighs at that size.
 
-What this module is for: the SPEC target "1,000 hosts / 20,000 VMs synchronised in
+What this module is for: the README's target "1,000 hosts / 20,000 VMs synchronised in
 <= 30 s, RSS <= 150 MB". One lab vCenter of that size (hosts cabled to 48 leaf
 ports, VMs spread over 40 VLANs, half of them on a distributed switch) serves:
 

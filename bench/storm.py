@@ -1,6 +1,6 @@
 """Benchmark: a storm of 1,000 power-ons across 48 ports, against the floor of the same storm.
 
-What this module is for: the SPEC target "1,000 power-ons across 48 ports converge
+What this module is for: the README's target "1,000 power-ons across 48 ports converge
 in <= 3 s with <= 5 eAPI requests". 48 hosts, each cabled to its own leaf port,
 carry 1,000 powered-off VMs spread over 40 VLANs (so every port ends up with its
 own set of VLANs). Once the agent (``vmtracer run``) is synchronised and idle,

@@ -13,7 +13,6 @@ from __future__ import annotations
 import enum
 import os
 import sys
-from dataclasses import replace
 from typing import IO, Any, NoReturn, Optional
 
 import click
@@ -174,7 +173,7 @@ def plan(config_path: Optional[str], timeout: float) -> None:
     import time
 
     from eos_vmtracer.oneshot import collect, peek_ledger
-    from eos_vmtracer.planner import plan as make_plan
+    from eos_vmtracer.planner import live_plan
     from eos_vmtracer.switch import plan_commands
 
     config = load_config(config_path)
@@ -183,9 +182,8 @@ def plan(config_path: Optional[str], timeout: float) -> None:
         fail(f"eAPI: {found.switch_error}")
     for name, why in sorted(found.session_errors.items()):
         click.echo(f"! vCenter {name}: {why} (nothing it caused would be removed)", err=True)
-    live = replace(config, switch=replace(config.switch, dry_run=False))
-    p = make_plan(
-        found.inventory, found.facts, live, peek_ledger(config.switch.state_dir), time.time()
+    p = live_plan(
+        found.inventory, found.facts, config, peek_ledger(config.switch.state_dir), time.time()
     )
     for c in p.changes:
         for v in c.add:
