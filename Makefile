@@ -20,7 +20,7 @@ PYTEST_ARGS ?=
 help:
 	@echo "make test   - install what is needed, lint, run every test"
 	@echo "make demo   - start the lab and show VLANs following VMs"
-	@echo "make bench  - run the benchmarks (JSON on stdout)"
+	@echo "make bench  - run the benchmarks (only JSON on stdout: make bench > result.json)"
 	@echo "make swix   - build the EOS extension into dist/"
 
 apt:
@@ -80,8 +80,12 @@ test: deps lint unit tests39
 demo: deps
 	$(if $(PY39),$(VENV39),$(VENV))/bin/python -m lab.demo
 
-bench: deps
-	$(if $(PY39),$(VENV39),$(VENV))/bin/python -m bench
+# stdout is the benchmarks' JSON alone (make bench > result.json): installing what is
+# missing, and make's own recipe lines, go to stderr. BENCH_ARGS="--quick --only planner".
+BENCH_ARGS ?=
+bench:
+	@$(MAKE) --no-print-directory deps >&2
+	@$(if $(PY39),$(VENV39),$(VENV))/bin/python -m bench $(BENCH_ARGS)
 
 # The EOS extension into dist/: a noarch RPM (eos_vmtracer, its pinned pure-Python
 # dependencies fetched for EOS's Python 3.9, the vmtracer command, the CLI extension)
