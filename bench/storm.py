@@ -96,7 +96,7 @@ def _floor(scenario: dict[str, Any], names: list[str], lines: list[str]) -> dict
     return {"delivery": seen - began, "commit": commit, "injection": injected - began}
 
 
-def _agent(scenario: dict[str, Any], names: list[str], need: dict[str, set[int]]) -> dict:
+def _agent(scenario: dict[str, Any], names: list[str], need: dict[str, set[int]]) -> dict[str, Any]:
     workdir = tempfile.mkdtemp(prefix="bench-storm-")
     try:
         with start_vcsim(scenario) as lab, TimedSwitch(workdir, vlans=VLANS) as sw:

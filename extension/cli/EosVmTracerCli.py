@@ -57,12 +57,10 @@ def _daemon_run_dir(ctx: Any) -> str:
 
 def _configured_run_dir() -> str:
     """``[switch] run_dir`` from the configuration file, or ``""``."""
-    # tomllib on Python 3.11+, tomli before: as the configuration loader has it.
-    from eos_vmtracer.config import default_path, tomllib
+    from eos_vmtracer.config import default_path, read_toml
 
     try:
-        with open(default_path(), "rb") as f:
-            data = tomllib.load(f)
+        data = read_toml(default_path())
     except Exception:  # absent or unreadable: the default applies
         return ""
     switch = data.get("switch")
@@ -102,7 +100,7 @@ def view(doc: Dict[str, Any], section: str) -> Dict[str, Any]:
     }
 
 
-class ShowVmTracer(CliExtension.ShowCommandClass):
+class ShowVmTracer(CliExtension.ShowCommandClass):  # type: ignore[misc]  # EOS: untyped
     """``show vm-tracer SECTION``; subclasses set ``section``."""
 
     section = ""

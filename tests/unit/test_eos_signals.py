@@ -79,8 +79,10 @@ def test_handlers_are_installed_only_once_the_loop_runs(tmp_path: Path) -> None:
     seen: dict[str, Any] = {}
 
     def first(sdk: FakeEosSdk) -> bool:
+        if sdk.status.get("state") != "running":
+            return False
         seen["in_loop"] = signal.getsignal(signal.SIGTERM)
-        sdk.exiting = True
+        os.kill(os.getpid(), signal.SIGTERM)  # and stop the agent the graceful way
         return True
 
     sdk = FakeEosSdk({"config": str(toml_file(tmp_path))}, [first])
@@ -93,7 +95,8 @@ def test_handlers_are_installed_only_once_the_loop_runs(tmp_path: Path) -> None:
         real_loop()
 
     sdk.loop = loop  # type: ignore[method-assign]
-    eos_sdk.run(None, sdk_module=sdk, make_agent=World().make_agent, argv=["x"])
+    assert eos_sdk.run(None, sdk_module=sdk, make_agent=World().make_agent, argv=["x"]) == 0
+    assert not [t for t in threading.enumerate() if t.name == "vmtracer-agent"]
     assert outside == [before]
     assert seen["in_loop"] != before
     assert signal.getsignal(signal.SIGTERM) == before  # put back after the loop
