@@ -179,6 +179,8 @@ class VlanSet:
 
 
 _RANGE_RE = re.compile(r"(\d{1,4})(?:\s*-\s*(\d{1,4}))?")
+
+
 def runs(numbers: Iterable[int]) -> list[tuple[int, int]]:
     """The distinct ``numbers`` as sorted, maximal ``(first, last)`` runs."""
     ids = sorted(numbers if isinstance(numbers, (set, frozenset)) else set(numbers))

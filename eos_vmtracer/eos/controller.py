@@ -43,7 +43,9 @@ from typing import Any, Callable, Mapping, Optional, Protocol
 from eos_vmtracer.config import Config, ConfigError
 from eos_vmtracer.eos import presence
 from eos_vmtracer.eos.options import DEFAULT_DAEMON, config_from_options
+from eos_vmtracer.messages import Message, emit
 from eos_vmtracer.render import clip_daemon_value, daemon_status
+from eos_vmtracer.shown import shown
 
 log = logging.getLogger("eos_vmtracer.eossdk")
 
@@ -174,20 +176,9 @@ class Controller:
         if options:
             log.info("EOS SDK daemon %s: options %s", self.name, ", ".join(options))
         else:
-            log.warning(
-                "%%VMTRACER-4-DAEMON: daemon %s sees no option: a daemon configured under"
-                " another name gets no options and shows no status (is it configured as"
-                " 'daemon %s'?)",
-                self.name,
-                self.name,
-            )
+            emit(log, Message.DAEMON_NO_OPTION, name=self.name)
         if self.name != DEFAULT_DAEMON:
-            log.warning(
-                "%%VMTRACER-4-DAEMON: registered as daemon %s, not %s: 'show vm-tracer'"
-                " finds the status only through the configuration file's run_dir",
-                self.name,
-                DEFAULT_DAEMON,
-            )
+            emit(log, Message.DAEMON_NAME, name=self.name, expected=DEFAULT_DAEMON)
         self._reload()
 
     def option_changed(self) -> None:
@@ -255,8 +246,8 @@ class Controller:
         try:
             config = config_from_options(options, self.config_path, self.name)
         except ConfigError as e:
-            log.error("%%VMTRACER-3-CONFIG: %s", e)
-            self._set("config_error", str(e))
+            emit(log, Message.CONFIG, error=e)
+            self._set("config_error", shown(str(e)))
             if self._agent is None:
                 self._set("state", "waiting for a valid configuration")
                 self.port.schedule(RETRY_INVALID)
@@ -267,7 +258,7 @@ class Controller:
         if self._agent is not None:
             if config == self._agent.config and self._pending is None:
                 return
-            log.info("%VMTRACER-6-RESTART: configuration changed; restarting the agent")
+            emit(log, Message.RESTART)
             self._pending = config
             self._set("state", "restarting")
             self._agent.stop()
@@ -284,8 +275,8 @@ class Controller:
             os.makedirs(config.switch.run_dir, exist_ok=True)
             agent = self.make_agent(config)
         except Exception as e:  # bad eAPI settings, unwritable flash: say so, try again
-            log.error("%%VMTRACER-3-START: cannot start the agent: %s", e)
-            self._set("state", f"cannot start: {e}")
+            emit(log, Message.START_FAILED, error=e)
+            self._set("state", shown(f"cannot start: {e}"))
             self.port.schedule(RETRY_INVALID)
             return
         agent.observers.append(self.mailbox.post)
@@ -313,7 +304,7 @@ class Controller:
         try:
             agent.run()
         except BaseException:
-            log.exception("%VMTRACER-2-CRASH: the agent stopped on an unexpected error")
+            emit(log, Message.CRASH, exc_info=True)
             self._crashed = True
         finally:
             done.set()

@@ -179,9 +179,9 @@ def run(
     if sdk_module is None:
         sdk_module = importlib.import_module("eossdk")
 
-    logging.basicConfig(
-        level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
-    )
+    from eos_vmtracer import logsetup
+
+    logging.basicConfig(level=logging.INFO, handlers=[logsetup.stderr_handler()])
     name = daemon_name()
     sdk = sdk_module.Sdk(name)
     mailbox = Mailbox()
