@@ -20,7 +20,9 @@ FILE_NAME = "history.jsonl"
 MAX_BYTES = 1024 * 1024
 
 
-Action = Literal["add", "remove", "create-vlan", "delete-vlan", "repair", "error", "start", "stop"]
+Action = Literal[
+    "add", "remove", "create-vlan", "delete-vlan", "repair", "error", "start", "stop", "resync"
+]
 """What a history line records."""
 ACTIONS: frozenset[str] = frozenset(get_args(Action))
 
