@@ -112,6 +112,7 @@ def test_words_are_types() -> None:
         "error",
         "start",
         "stop",
+        "resync",
     } == history.ACTIONS
 
 
