@@ -811,12 +811,28 @@ def _soak(
         "config_lines": sum(len(r.cmds) for r in log if r.commits),
     }
     need_end = needed(p, models)
+    views = {i.get("name"): i for i in doc.get("interfaces") or [] if isinstance(i, dict)}
+    agent_view = {
+        port: {
+            k: views.get(port, {}).get(k)
+            for k in ("allowed", "static", "dynamic", "required", "pending")
+        }
+        | {
+            "reasons": {
+                v: [r.get("text") for r in rs][:3]
+                for v, rs in (views.get(port, {}).get("reasons") or {}).items()
+            }
+        }
+        for part in ("missing", "extra")
+        for port in diff.get(part) or {}
+    }
     out["oracle"] = {
         "ports": len(want_ports),
         "vlans_needed": sum(len(v) for v in need_end.values()),
         "vlan_database": len(want_vlans),
         "settled_after_churn_s": None if settled_at is None else round(settled_at - churn_end, 1),
         "differences": diff,
+        "agent_view_of_differing_ports": agent_view,
     }
     touched = touched_operator_vlans([r.cmds for r in sw.log if r.commits], p, start_vlans)
     out["operator"] = {"commands": touched[:20], "sampled": monitor.violations[:20]}
