@@ -672,6 +672,24 @@ def _history(state_dir: str) -> dict[str, Any]:
     return {"events": counts, "without_reason": no_reason[:10], "errors": errors[:10]}
 
 
+def _warnings(log_path: str) -> dict[str, Any]:
+    """The agent's warnings and errors: how many, and the commonest (numbers masked)."""
+    kinds: dict[str, int] = {}
+    total = 0
+    try:
+        with open(log_path, encoding="utf-8", errors="replace") as f:
+            for line in f:
+                if " WARNING " not in line and " ERROR " not in line:
+                    continue
+                total += 1
+                text = re.sub(r"\d+", "N", line.split(" ", 3)[-1].strip())[:160]
+                kinds[text] = kinds.get(text, 0) + 1
+    except OSError:
+        pass
+    common = sorted(kinds.items(), key=lambda kv: -kv[1])[:8]
+    return {"count": total, "commonest": [{"n": n, "text": t} for t, n in common]}
+
+
 def _median_between(samples: list[tuple[float, int]], start: float, end: float) -> Optional[float]:
     window = [kb for t, kb in samples if start <= t <= end]
     return statistics.median(window) if window else None
@@ -716,6 +734,7 @@ def run(p: Params, progress: Callable[[str], None] = _log) -> dict[str, Any]:
                 with agent:
                     result.update(_soak(p, labs, sw, agent, models, start_vlans, progress))
                     result["agent_log_tail"] = agent.log_tail(600) if not result["ok"] else ""
+                    result["agent_warnings"] = _warnings(agent.log_path)
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
     result["machine_after"] = machine()
