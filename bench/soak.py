@@ -672,6 +672,33 @@ def _history(state_dir: str) -> dict[str, Any]:
     return {"events": counts, "without_reason": no_reason[:10], "errors": errors[:10]}
 
 
+def _compare_with_labs(p: Params, labs: list[VcsimLab], models: list[list[VmModel]]) -> list[str]:
+    """Where the lab vCenters disagree with the model (host, power, vNIC connected): the
+    oracle is computed from the model, so this checks its premise, not the agent."""
+    out: list[str] = []
+    for vc, (lab, vms) in enumerate(zip(labs, models)):
+        try:
+            state = lab.control.state()["vms"]
+        except LabControlError as e:
+            out.append(f"vc{vc + 1}: {e}")
+            continue
+        for m in vms:
+            got = state.get(m.name) or {}
+            want = {
+                "host": host_name(vc, m.host),
+                "on": m.on,
+                "connected": [n.connected for n in m.nics],
+            }
+            have = {
+                "host": got.get("host"),
+                "on": got.get("powered_on"),
+                "connected": [n.get("connected") for n in got.get("nics") or []],
+            }
+            if want != have:
+                out.append(f"{m.name}: model {want}, lab {have}")
+    return out
+
+
 def _warnings(log_path: str) -> dict[str, Any]:
     """The agent's warnings and errors: how many, and the commonest (numbers masked)."""
     kinds: dict[str, int] = {}
@@ -792,6 +819,7 @@ def _soak(
         migrations_end = max([churn_end, *(s.last_migration_end for s in stats)])
         time.sleep(max(0.0, migrations_end - time.monotonic()))
         progress("churn over; waiting for the agent to settle")
+        lab_mismatches = _compare_with_labs(p, labs, models)
 
         want_ports, want_vlans = expected(p, models)
         settle_deadline = time.monotonic() + 2 * p.remove_delay + p.check_interval + 120
@@ -884,7 +912,13 @@ def _soak(
     def target(name: str, ok: bool, measured: Any) -> dict[str, Any]:
         return {"target": name, "measured": measured, "result": "pass" if ok else "FAIL"}
 
+    out["lab_mismatches"] = lab_mismatches[:10]
     targets = [
+        target(
+            "the lab did what the churn asked (the oracle's premise)",
+            not lab_mismatches,
+            len(lab_mismatches),
+        ),
         target("the agent ran throughout", not monitor.died and agent.alive(), agent.alive()),
         target(
             "the churn ran as scripted (no control error)",
