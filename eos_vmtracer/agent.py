@@ -24,6 +24,7 @@ import threading
 import time
 from typing import Any, Callable, Optional, Protocol
 
+from eos_vmtracer import resync as resync_mod
 from eos_vmtracer import status as status_mod
 from eos_vmtracer.config import Config
 from eos_vmtracer.history import Event, History
@@ -61,6 +62,7 @@ class SessionPort(Protocol):
     def stop(self, timeout: float = 5.0) -> None: ...
     def snapshot(self) -> SessionInventory: ...
     def request_hint_refresh(self, host_moid: Optional[str] = None) -> None: ...
+    def resync(self) -> None: ...
 
 
 class CdpPort(Protocol):
@@ -79,9 +81,13 @@ def _default_switch(config: Config) -> SwitchPort:
 
 
 def _default_sessions(config: Config, on_change: Callable[[], None]) -> list[SessionPort]:
+    from eos_vmtracer.switch.addresses import interface_address
     from eos_vmtracer.vcenter import VcenterSession
 
-    return [VcenterSession(s, on_change) for s in config.sessions]
+    def source_address(interface: str, vrf: str) -> str:
+        return interface_address(config.switch, interface, vrf)
+
+    return [VcenterSession(s, on_change, source_address=source_address) for s in config.sessions]
 
 
 def _default_cdp(config: Config) -> Optional[CdpPort]:
@@ -141,12 +147,22 @@ class Agent:
         self._cdp_ports: frozenset[str] = frozenset()
         self._hint_refresh_at: Optional[float] = None
         self._last_withheld: tuple[Any, ...] = ()
+        self._resyncs: list[resync_mod.Request] = []  # taken by the watcher, not yet done
+        self._resync_lock = threading.Lock()
+        self._requests = resync_mod.RequestWatcher(config.switch.run_dir, self.request_resync)
         self.observers: list[Callable[[dict[str, Any]], None]] = []
         """Called with every status document published (e.g. the EOS SDK bridge)."""
 
     # -- control ------------------------------------------------------------------------
     def request_reconcile(self) -> None:
         """Mark the state dirty (thread-safe, cheap): a reconcile follows shortly."""
+        self._wake.set()
+
+    def request_resync(self, req: resync_mod.Request) -> None:
+        """Drop the cached view of ``req.session`` (every session and the switch when
+        empty) and read everything again (thread-safe)."""
+        with self._resync_lock:
+            self._resyncs.append(req)
         self._wake.set()
 
     def stop(self) -> None:
@@ -175,6 +191,7 @@ class Agent:
             session.start()
         if self._cdp is not None:
             self._cdp.start()
+        self._requests.start()
         try:
             self._loop()
         finally:
@@ -214,6 +231,7 @@ class Agent:
         return max(0.0, min(deadlines) - now)
 
     def _tick(self) -> None:
+        self._resync()
         now = self._mono()
         if self._hint_refresh_at is not None and now >= self._hint_refresh_at:
             self._hint_refresh_at = None
@@ -230,6 +248,35 @@ class Agent:
                 self._next_status = min(self._next_status, self._last_publish + STATUS_GAP)
         if self._mono() >= self._next_status:
             self.publish()
+
+    def _resync(self) -> None:
+        """Carry out the resync requests taken since the last tick."""
+        with self._resync_lock:
+            requests, self._resyncs = self._resyncs, []
+        for req in requests:
+            names = [s.snapshot().name for s in self._sessions]
+            error = ""
+            if req.session and req.session not in names:
+                error = f"no session {req.session!r} is configured"
+                emit(log, Message.RESYNC_REFUSED, error=error)
+            else:
+                chosen = [req.session] if req.session else names
+                for session in self._sessions:
+                    if session.snapshot().name in chosen:
+                        session.resync()
+                if not req.session:
+                    self._facts = None  # read the switch again too
+                    self._next_check = 0.0
+                what = f"session {req.session}" if req.session else "every session and the switch"
+                emit(log, Message.RESYNC, what=what)
+                self._history_safe(
+                    [Event(self._clock(), "resync", reason=", ".join(chosen) or "switch")]
+                )
+                names = chosen
+            try:
+                resync_mod.answer(self.config.switch.run_dir, req, names, error)
+            except OSError as e:
+                log.error("cannot answer a resync request (%s)", e.strerror)
 
     # -- one reconcile ------------------------------------------------------------------
     def reconcile(self, reread: bool = False) -> Optional[Plan]:
@@ -499,6 +546,7 @@ class Agent:
     # -- shutdown -------------------------------------------------------------------------
     def _shutdown(self) -> None:
         emit(log, Message.STOP)
+        self._requests.stop()
         for session in self._sessions:
             try:
                 session.stop()

@@ -102,11 +102,18 @@ def check(config_path: Optional[str], offline: bool, timeout: float) -> None:
     for sess in config.sessions:
         mode = "" if sess.autovlan else "  (autovlan off: report only)"
         say(f"  session {sess.name}: {sess.url} vlans {sess.allowed_vlans}{mode}")
+        if sess.vrf != "default" or sess.source_interface:
+            source = f", source {sess.source_interface}" if sess.source_interface else ""
+            say(f"    through VRF {sess.vrf}{source}")
+    if s.static_hosts:
+        for iface, patterns in s.static_hosts.items():
+            say(f"  static hosts on {iface}: {', '.join(patterns)}")
     if offline:
         return
     from eos_vmtracer.oneshot import collect
+    from eos_vmtracer.progress import Progress
 
-    found = collect(config, timeout)
+    found = collect(config, timeout, progress=Progress())
     ok = True
     if found.facts is not None:
         f = found.facts
@@ -125,9 +132,10 @@ def check(config_path: Optional[str], offline: bool, timeout: float) -> None:
             ok = False
             say(f"vCenter {snap.name}: FAILED: {found.session_errors[snap.name]}")
         else:
+            route = found.routes.get(snap.name, "")
             say(
                 f"vCenter {snap.name}: ok: {_count(len(snap.hosts), 'host')},"
-                f" {_count(len(snap.vms), 'VM')}"
+                f" {_count(len(snap.vms), 'VM')}" + (f"; reached through {route}" if route else "")
             )
     if not ok:
         sys.exit(int(ExitStatus.FAILURE))
@@ -176,10 +184,11 @@ def plan(config_path: Optional[str], timeout: float) -> None:
 
     from eos_vmtracer.oneshot import collect, peek_ledger
     from eos_vmtracer.planner import plan as make_plan
+    from eos_vmtracer.progress import Progress
     from eos_vmtracer.switch import plan_commands
 
     config = load_config(config_path)
-    found = collect(config, timeout)
+    found = collect(config, timeout, progress=Progress())
     if found.facts is None:
         fail(f"eAPI: {found.switch_error}")
     for name, why in sorted(found.session_errors.items()):
@@ -269,6 +278,43 @@ def explain(interface: str, config_path: Optional[str], vlan: Optional[int]) -> 
         click.echo(render.explain(doc, name, vlan, time.time()))
     except LookupError as e:
         fail(str(e.args[0]))
+
+
+@cli.command()
+@config_option
+@click.option("--session", "session", metavar="NAME", default="", help="Only this session.")
+@click.option(
+    "--timeout", default=10.0, show_default=True, help="Seconds to wait for the agent to answer."
+)
+def resync(config_path: Optional[str], session: str, timeout: float) -> None:
+    """Make the running agent read vCenter (and the switch) again from scratch.
+
+    Nothing is removed meanwhile: a session resynchronising counts as not synchronised.
+    """
+    from eos_vmtracer import resync as resync_mod
+
+    config = load_config(config_path)
+    if session and config.session(session) is None:
+        names = ", ".join(s.name for s in config.sessions)
+        fail(f"no session {session!r} in {config.source} (sessions: {names})", ExitStatus.CONFIG)
+    doc = read_status_or_fail(config)  # exits when no agent runs
+    run_dir = config.switch.run_dir
+    try:
+        req = resync_mod.submit(run_dir, session)
+    except resync_mod.ResyncError as e:
+        fail(str(e))
+    found = resync_mod.wait_for_answer(run_dir, req, timeout)
+    if found is None:
+        resync_mod.withdraw(run_dir, req)
+        fail(f"the agent (pid {doc['agent']['pid']}) did not take the request within {timeout:g} s")
+    if found.get("error"):
+        fail(f"the agent refused: {found['error']}")
+    what = ", ".join(str(n) for n in found.get("sessions") or []) or "nothing"
+    scope = f"session {what}" if session else f"every session ({what}) and the switch"
+    say(
+        f"resync: the agent (pid {doc['agent']['pid']}) is reading {scope} again;"
+        " nothing is removed until it is synchronised (vmtracer show sessions)"
+    )
 
 
 def read_status_or_fail(config: Config) -> dict[str, Any]:

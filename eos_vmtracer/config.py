@@ -275,6 +275,79 @@ def _directory(value: Any) -> str:
     return path
 
 
+_VRF_RE = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.-]{0,99}")
+
+
+def _vrf(value: Any) -> str:
+    text = _string(value)
+    if not _VRF_RE.fullmatch(text):
+        raise _Invalid(f"{text!r} is not a VRF name (letters, digits, '_', '.' or '-')")
+    return text
+
+
+_SOURCE_RE = re.compile(
+    r"(ethernet|et|management|ma|loopback|lo|vlan|vl|port-channel|po)(\d+(?:/\d+)*)",
+    re.IGNORECASE,
+)
+_SOURCE_TYPES = {
+    "et": "Ethernet",
+    "ma": "Management",
+    "lo": "Loopback",
+    "vl": "Vlan",
+    "po": "Port-Channel",
+}
+
+
+def _source_interface(value: Any) -> str:
+    text = _string(value)
+    if not text:
+        return ""
+    match = _SOURCE_RE.fullmatch(text)
+    if not match:
+        raise _Invalid(
+            f"{text!r} is not an interface with an address"
+            " (Management, Loopback, Vlan, Ethernet or Port-Channel)"
+        )
+    kind = _SOURCE_TYPES[match.group(1)[:2].lower()]
+    return kind + match.group(2)
+
+
+_MAX_PATTERNS = 256
+
+
+def _static_hosts(value: Any) -> Mapping[str, tuple[str, ...]]:
+    if not isinstance(value, dict):
+        raise _Invalid(
+            f"must be a table of interface = [host-name patterns], not {_type_name(value)}"
+        )
+    out: dict[str, tuple[str, ...]] = {}
+    for iface, patterns in value.items():
+        try:
+            name = canonical_interface(iface)
+        except ValueError as e:
+            raise _Invalid(str(e)) from None
+        if name in out:
+            raise _Invalid(f"{name} is listed twice")
+        if isinstance(patterns, str):
+            patterns = [patterns]
+        if not isinstance(patterns, list) or not patterns:
+            raise _Invalid(f"{name}: must be a non-empty list of host-name patterns")
+        if len(patterns) > _MAX_PATTERNS:
+            raise _Invalid(f"{name}: at most {_MAX_PATTERNS} patterns")
+        seen: list[str] = []
+        for pattern in patterns:
+            if not isinstance(pattern, str):
+                raise _Invalid(f"{name}: patterns must be strings, found {_type_name(pattern)}")
+            text = pattern.strip()
+            if not text or len(text) > 255 or any(ord(c) < 32 or c == "\x7f" for c in text):
+                raise _Invalid(f"{name}: {pattern!r} is not a host-name pattern")
+            if text.lower() in seen:
+                raise _Invalid(f"{name}: pattern {text!r} is listed twice")
+            seen.append(text.lower())
+        out[name] = tuple(seen)
+    return out
+
+
 def _parse_with(parser: Callable[[Any], Any]) -> dict[str, Any]:
     return {"parse": parser}
 
@@ -320,6 +393,12 @@ class SwitchConfig:
     """Compute and report everything, change nothing."""
     check_interval: float = field(default=60.0, metadata=_parse_with(_number(1, 86400)))
     """Seconds between full re-reads of the switch (drift repair)."""
+    static_hosts: Mapping[str, tuple[str, ...]] = field(
+        default_factory=dict, metadata=_parse_with(_static_hosts)
+    )
+    """Hosts that cannot be heard, ``{"Port-Channel20" = ["blade-a-*.example.com"]}``:
+    a host whose name matches is cabled to that interface on every vmnic that hears
+    no neighbour (a neighbour heard wins)."""
 
 
 @dataclass(frozen=True)
@@ -378,6 +457,10 @@ class SessionConfig:
     """Seconds between QueryNetworkHint refreshes per host."""
     migration_timeout: float = field(default=3600.0, metadata=_parse_with(_number(10, 86400)))
     """Forget a migration whose end vCenter never reported after this many seconds."""
+    vrf: str = field(default="default", metadata=_parse_with(_vrf))
+    """The VRF vCenter is reached through (``MGMT``: EOS's network namespace ``ns-MGMT``)."""
+    source_interface: str = field(default="", metadata=_parse_with(_source_interface))
+    """Connect from this interface's address (read from eAPI); empty: the kernel picks."""
 
     def password(self) -> str:
         """Read the password now, from its file or environment variable."""
@@ -473,6 +556,7 @@ def from_mapping(data: Mapping[str, Any], source: str) -> Config:
         _check_session(session, raw, source, key, sessions)
         sessions.append(session)
     _check_switch(switch, source)
+    _check_static_hosts(switch, source)
     _check_cdp(cdp, source)
     if not sessions:
         raise ConfigError(source, "session", "configure at least one [[session]]")
@@ -522,6 +606,16 @@ def _check_switch(s: SwitchConfig, source: str) -> None:
                 source,
                 "switch.eapi_password_file",
                 "set eapi_password_file or eapi_password_env (exactly one)",
+            )
+
+
+def _check_static_hosts(s: SwitchConfig, source: str) -> None:
+    for name in s.static_hosts:
+        if name in s.uplinks:
+            raise ConfigError(source, "switch.static_hosts", f"{name} is an uplink")
+        if name.startswith("Port-Channel") and name not in s.interfaces:
+            raise ConfigError(
+                source, "switch.static_hosts", f"{name} is not in switch.interfaces"
             )
 
 

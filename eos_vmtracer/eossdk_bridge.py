@@ -567,6 +567,12 @@ def _bridge_class(sdk_module: Any) -> type:
         def __init__(self, sdk: Any, fd: int) -> None:
             self.agent_mgr = sdk.get_agent_mgr()
             self.timeout_mgr = sdk.get_timeout_mgr()
+            # vCenter through a VRF: the SDK's socket_at where this EOS has it (see vrf.py).
+            get_vrf_mgr = getattr(sdk, "get_vrf_mgr", None)
+            if get_vrf_mgr is not None:
+                from eos_vmtracer.vcenter import vrf
+
+                vrf.use_sdk(get_vrf_mgr())
             sdk_module.AgentHandler.__init__(self, self.agent_mgr)
             sdk_module.FdHandler.__init__(self)
             sdk_module.TimeoutHandler.__init__(self, self.timeout_mgr)

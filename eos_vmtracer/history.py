@@ -25,7 +25,8 @@ class Event:
     """One line of history."""
 
     at: float
-    action: str  # "add", "remove", "create-vlan", "delete-vlan", "repair", "error", "start", "stop"
+    action: str  # "add", "remove", "create-vlan", "delete-vlan", "repair", "error", "start",
+    # "stop", "resync"
     interface: str = ""
     vlans: str = ""
     reason: str = ""

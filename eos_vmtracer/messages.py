@@ -57,6 +57,9 @@ class Message(enum.Enum):
     CONFIG = (3, "{error}")
     START_FAILED = (3, "cannot start the agent: {error}")
     CRASH = (2, "the agent stopped on an unexpected error")
+    RESYNC = (5, "reading {what} again (requested); nothing is removed until it is synchronised")
+    RESYNC_REFUSED = (4, "resync request refused: {error}")
+    RESYNC_BAD = (4, "ignoring a resync request: {error}")
 
     def __new__(cls, severity: int, text: str) -> Message:
         # Numbered in order: two messages with the same severity and text (CONFIG and

@@ -36,6 +36,8 @@ from eos_vmtracer.model import (
     SwitchInterface,
     VlanSpec,
 )
+from eos_vmtracer.static_hosts import StaticHosts
+from eos_vmtracer.static_hosts import describe as describe_static
 from eos_vmtracer.vlans import VlanSet, canonical_interface, interface_sort_key
 
 # -- the plan --------------------------------------------------------------------------
@@ -199,7 +201,8 @@ class _Ports:
     """Maps (session, host, vmnic) to the managed port it is cabled to."""
 
     links: list[Link]
-    by_nic: dict[tuple[str, str, str], str]  # (session, host moid, vmnic) -> interface
+    # (session, host moid, vmnic) -> interfaces (one when heard; static_hosts may name more)
+    by_nic: dict[tuple[str, str, str], tuple[str, ...]]
     notes: list[str]
 
 
@@ -208,9 +211,13 @@ def _resolve_ports(
 ) -> _Ports:
     ident = _Identity.of(facts, config)
     result = _Ports([], {}, [])
+    table = StaticHosts(config.switch.static_hosts)
     for session in inventory.sessions:
         for host in session.hosts.values():
+            # Until a host was asked what it hears, static_hosts waits (heard wins).
+            statics = table.ports(host.name) if host.moid not in session.unasked else ()
             for nic in host.nics:
+                key = (session.name, host.moid, nic.device)
                 for neighbor in nic.neighbors:
                     if not ident.matches(neighbor.device_id):
                         continue
@@ -220,8 +227,25 @@ def _resolve_ports(
                         Link(session.name, host.moid, host.name, nic.device, heard, target, note)
                     )
                     if target:
-                        result.by_nic[(session.name, host.moid, nic.device)] = target
+                        result.by_nic[key] = (target,)
                     break
+                if nic.neighbors:
+                    continue  # whatever it hears (this switch or another) wins over static_hosts
+                for port, pattern in statics:
+                    target, note = _target_port(port, facts, edge)
+                    result.links.append(
+                        Link(
+                            session.name,
+                            host.moid,
+                            host.name,
+                            nic.device,
+                            describe_static(pattern),
+                            target,
+                            note,
+                        )
+                    )
+                    if target and target not in result.by_nic.get(key, ()):
+                        result.by_nic[key] = (*result.by_nic.get(key, ()), target)
     return result
 
 
@@ -289,20 +313,18 @@ def _add_need(
     inside = spec.vlans & allowed
     outside = spec.vlans - allowed
     for vmnic in uplinks:
-        iface = ports.by_nic.get((session.name, host.moid, vmnic))
-        if iface is None:
-            continue
         reason = Reason(
             kind, session.name, host.name, host.moid, subject, subject_id, label, pg_name, vmnic
         )
-        per_vlan = needs.need.setdefault(iface, {})
-        for vlan in inside:
-            per_vlan.setdefault(vlan, []).append(reason)
-        if outside:
-            why = f"outside allowed_vlans of {session.name} ({reason.text()})"
-            kept_off = needs.excluded.setdefault(iface, {})
-            for vlan in outside:
-                kept_off.setdefault(vlan, []).append(why)
+        for iface in ports.by_nic.get((session.name, host.moid, vmnic), ()):
+            per_vlan = needs.need.setdefault(iface, {})
+            for vlan in inside:
+                per_vlan.setdefault(vlan, []).append(reason)
+            if outside:
+                why = f"outside allowed_vlans of {session.name} ({reason.text()})"
+                kept_off = needs.excluded.setdefault(iface, {})
+                for vlan in outside:
+                    kept_off.setdefault(vlan, []).append(why)
 
 
 def _session_needs(

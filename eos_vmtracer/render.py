@@ -21,6 +21,7 @@ import time
 from typing import Any, Iterable, Mapping, Optional, Sequence
 
 from eos_vmtracer.shown import shown
+from eos_vmtracer.static_hosts import is_static
 from eos_vmtracer.vlans import VlanSet
 
 
@@ -265,10 +266,13 @@ def explain(doc: Mapping[str, Any], interface: str, vlan: Optional[int], now: fl
 def _cabled(doc: Mapping[str, Any], interface: str) -> list[str]:
     out = []
     for h in doc["hosts"]:
-        nics = [lk["vmnic"] for lk in h["links"] if lk["interface"] == interface]
-        if nics:
+        links = [lk for lk in h["links"] if lk["interface"] == interface]
+        if links:
+            nics = "/".join(lk["vmnic"] for lk in links)
+            static = sorted({lk["neighbor"] for lk in links if is_static(lk["neighbor"])})
+            how = f" [{', '.join(static)}: switch.static_hosts]" if static else ""
             state = "" if h["connected"] else " [disconnected]"
-            out.append(f"{h['name']} {'/'.join(nics)}{state}")
+            out.append(f"{h['name']} {nics}{how}{state}")
     return out
 
 

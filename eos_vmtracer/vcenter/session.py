@@ -39,6 +39,7 @@ from eos_vmtracer.vcenter.errors import (
 from eos_vmtracer.vcenter.inventory import InventoryStore
 from eos_vmtracer.vcenter.migrations import MigrationTracker
 from eos_vmtracer.vcenter.translate import moid, neighbors_from_hints, with_neighbors
+from eos_vmtracer.vcenter.vrf import DEFAULT_VRF, Dialer, VrfError, check_exists
 from eos_vmtracer.vcenter.watch import Watch, kind_of
 
 
@@ -68,6 +69,17 @@ class SessionTiming:
     """How often the helper thread looks at its watchdog, hints and timers."""
 
 
+@dataclass(frozen=True)
+class SyncProgress:
+    """How far a session's (re)synchronisation has got, for ``plan`` and ``check``."""
+
+    connected: bool  # logged in (a sync is under way or done)
+    synced: bool
+    hosts: int  # hosts read so far
+    vms: int  # VMs read so far
+    hints: int  # hosts asked for their neighbours (QueryNetworkHint)
+
+
 _RETRY_AT_ONCE = 0.0
 HINT_PUBLISH_EVERY = 0.25  # seconds: neighbours learnt in a hint round are published this often
 
@@ -91,8 +103,14 @@ class VcenterSession:
         clock: Callable[[], float] = time.time,
         timing: Optional[SessionTiming] = None,
         rng: Optional[random.Random] = None,
+        source_address: Optional[Callable[[str, str], str]] = None,
     ) -> None:
         self.cfg = cfg
+        self._source_address = source_address
+        """(interface, VRF) -> the interface's address (read from eAPI), for
+        ``source_interface``; raises when it has none."""
+        self.route = ""
+        """Through which VRF and source address the last login went ("" before one)."""
         self.name = cfg.name
         self._on_change = on_change
         self._clock = clock
@@ -102,6 +120,8 @@ class VcenterSession:
         self._lock = threading.RLock()
         self._stopping = threading.Event()
         self._wake = threading.Event()
+        self._retry = threading.Event()  # ends a wait before reconnecting (stop, resync)
+        self._resyncing = False  # guarded by _lock: a resync was asked for, not yet begun
         self._threads: list[threading.Thread] = []
 
         # Guarded by _lock:
@@ -123,6 +143,8 @@ class VcenterSession:
         self._watch: Optional[Watch] = None
         self._keepalive_due = 0.0
         self._synced_this_time = False  # watcher thread only
+        self._read = (0, 0)  # hosts and VMs read by the sync under way (watcher writes)
+        self._logged_in = False
         self._snapshot = SessionInventory(name=cfg.name, state=self._state, since=self._since)
 
     # -- the contract the agent calls ----------------------------------------------------------
@@ -146,6 +168,7 @@ class VcenterSession:
         deadline = time.monotonic() + timeout
         self._stopping.set()
         self._wake.set()
+        self._retry.set()
         with self._lock:
             conn, watch = self._conn, self._watch
         if conn is not None:
@@ -170,6 +193,16 @@ class VcenterSession:
         """The inventory as of the last update (immutable; cheap; any thread)."""
         return self._snapshot
 
+    def progress(self) -> SyncProgress:
+        """How far the synchronisation has got (cheap; any thread)."""
+        snap = self._snapshot
+        hosts, vms = self._read
+        if snap.synced:
+            hosts, vms = len(snap.hosts), len(snap.vms)
+        with self._lock:
+            hints = len(self._hinted)
+        return SyncProgress(self._logged_in, snap.synced, hosts, vms, hints)
+
     def request_hint_refresh(self, host_moid: Optional[str] = None) -> None:
         """Ask QueryNetworkHint again now, for one host or (None) for every host."""
         with self._lock:
@@ -177,6 +210,21 @@ class VcenterSession:
                 if host in self._hint_due:
                     self._hint_due[host] = 0.0
         self._wake.set()
+
+    def resync(self) -> None:
+        """Forget what was read and read everything again (a new login, a full sync, every
+        host's neighbours asked again). Until that is done the inventory says it is not
+        synchronised, so nothing it caused is removed. Returns at once."""
+        with self._lock:
+            conn = self._conn
+            self._resyncing = True
+            self._synced = False
+            self._hinted.clear()
+        self._log.info("resynchronising: reading everything again (requested)")
+        self._publish()
+        if conn is not None:
+            conn.interrupt()  # the watcher's long poll fails now; it sees _resyncing
+        self._retry.set()
 
     # -- state and publishing ----------------------------------------------------------------
     def _new_tracker(self) -> MigrationTracker:
@@ -222,6 +270,7 @@ class VcenterSession:
                 migrations=dict(self._migrations.migrations()),
                 error=self._error,
                 since=self._since,
+                unasked=frozenset(m for m in hosts if m not in self._hinted),
             )
         try:
             self._on_change()
@@ -269,6 +318,10 @@ class VcenterSession:
         relogin_now = True
         while not self._stopping.is_set():
             self._synced_this_time = False
+            self._logged_in = False
+            self._retry.clear()
+            with self._lock:
+                self._resyncing = False
             conn: Optional[Connection] = None
             try:
                 conn = self._connect()
@@ -281,6 +334,10 @@ class VcenterSession:
                 error = ProtocolError(f"internal error: {type(e).__name__}: {e}")
             if self._stopping.is_set():
                 return
+            with self._lock:
+                resyncing, watch = self._resyncing, self._watch
+            if resyncing and conn is not None and not conn.aborted:
+                self._cleanup(conn, watch)  # log the old session out: never leak one
             if conn is not None:
                 conn.abort(str(error))
             with self._lock:
@@ -288,6 +345,11 @@ class VcenterSession:
                     self._conn = self._watch = None
             if self._synced_this_time:
                 failures, relogin_now = 0, True
+            if resyncing:  # asked for: connect again at once, and say so calmly
+                with self._lock:
+                    self._set_state(SessionState.CONNECTING, "resynchronising (requested)")
+                self._publish()
+                continue
             if isinstance(error, AuthError):
                 state, delay = SessionState.AUTH_FAILED, self._timing.retry_slow
             elif isinstance(error, TlsError):
@@ -300,7 +362,7 @@ class VcenterSession:
             self._fail(state, error)
             if delay > 0:
                 self._log.info("retrying in %.1f s", delay)
-            self._stopping.wait(delay)
+            self._retry.wait(delay)
 
     def _connect(self) -> Connection:
         # The state stays what the last failure made it (disconnected, auth-failed, ...)
@@ -313,15 +375,39 @@ class VcenterSession:
         if not password:
             raise AuthError("the password is empty")
         t = self._timing
+        dialer = self._dialer()
         conn = Connection(
-            self.cfg, socket_timeout=t.wait_seconds + 2 * t.grace, call_timeout=t.grace
+            self.cfg,
+            socket_timeout=t.wait_seconds + 2 * t.grace,
+            call_timeout=t.grace,
+            dial=dialer,
         )
         with self._lock:
             self._conn = conn
         conn.open(password)
         del password
-        self._log.info("logged in to %s (API %s)", self.cfg.url, conn.version)
+        self._logged_in = True
+        self.route = (dialer or Dialer()).describe()
+        self._log.info(
+            "logged in to %s (API %s) through %s", self.cfg.url, conn.version, self.route
+        )
         return conn
+
+    def _dialer(self) -> Optional[Dialer]:
+        """How to reach vCenter: None for the default VRF and the kernel's source address."""
+        cfg = self.cfg
+        if cfg.vrf == DEFAULT_VRF and not cfg.source_interface:
+            return None
+        check_exists(cfg.vrf)  # first: a missing VRF is the cause, whatever else fails
+        source = ""
+        if cfg.source_interface:
+            if self._source_address is None:
+                raise VrfError(f"source_interface {cfg.source_interface}: no way to read it")
+            try:
+                source = self._source_address(cfg.source_interface, cfg.vrf)
+            except Exception as e:  # whatever eAPI said: one clear line, and retried
+                raise VrfError(f"source_interface {cfg.source_interface}: {e}") from None
+        return Dialer(cfg.vrf, source, cfg.source_interface)
 
     def _watch_until_failure(self, conn: Connection) -> None:
         t = self._timing
@@ -340,6 +426,9 @@ class VcenterSession:
         version = ""
         synced = False
         while not self._stopping.is_set():
+            with self._lock:
+                if self._resyncing:
+                    raise ConnectionLost("resynchronising (requested)")
             update = watch.wait(version)
             if self._stopping.is_set():
                 return
@@ -357,6 +446,7 @@ class VcenterSession:
                 continue
             self._apply(update, store, tracker)
             self._refetch(update, store, tracker, watch, locked=False)
+            self._read = (len(store.hosts()), len(store.vms()))
             if getattr(update, "truncated", False):
                 continue
             self._adopt(store, tracker)
@@ -536,4 +626,4 @@ class VcenterSession:
         conn.logout()
 
 
-__all__ = ["SessionTiming", "VcenterSession"]
+__all__ = ["SessionTiming", "SyncProgress", "VcenterSession"]

@@ -16,13 +16,26 @@ import hashlib
 import http.client
 import socket
 import ssl
-from typing import Optional
+from typing import Any, Callable, Optional
 from urllib.parse import urlsplit
 
 from eos_vmtracer.config import SessionConfig
 from eos_vmtracer.vcenter.errors import ConnectionLost, TlsError
 
 MAX_VERSIONS_DOCUMENT = 1 << 20
+
+#: Makes a connected TCP socket, as :func:`socket.create_connection` does (see
+#: :class:`eos_vmtracer.vcenter.vrf.Dialer`: through a VRF, from a source address).
+Dial = Callable[..., socket.socket]
+
+
+def https_connection(host: str, dial: Optional[Dial], **kwargs: Any) -> http.client.HTTPSConnection:
+    """An HTTPS connection whose TCP socket ``dial`` makes (None: the kernel's defaults)."""
+    conn = http.client.HTTPSConnection(host, **kwargs)
+    if dial is not None:
+        # http.client opens its socket through this attribute (every Python since 3.4).
+        conn._create_connection = dial  # type: ignore[attr-defined]
+    return conn
 
 
 def thumbprint_of(der: bytes) -> str:
@@ -52,7 +65,9 @@ def host_port(url: str) -> tuple[str, int, str]:
     return parts.hostname or "", parts.port or 443, (parts.path or "/sdk").rstrip("/") or "/sdk"
 
 
-def probe(url: str, ctx: ssl.SSLContext, pin: str, timeout: float) -> Optional[str]:
+def probe(
+    url: str, ctx: ssl.SSLContext, pin: str, timeout: float, dial: Optional[Dial] = None
+) -> Optional[str]:
     """Connect to vCenter, check its certificate, then fetch vimServiceVersions.xml.
 
     Returns the document (None when vCenter has none). Raises :class:`TlsError` when
@@ -60,12 +75,14 @@ def probe(url: str, ctx: ssl.SSLContext, pin: str, timeout: float) -> Optional[s
     then), :class:`ConnectionLost` when vCenter cannot be reached.
     """
     host, port, path = host_port(url)
-    conn = http.client.HTTPSConnection(host, port, timeout=timeout, context=ctx)
+    conn = https_connection(host, dial, port=port, timeout=timeout, context=ctx)
     try:
         try:
             conn.connect()
         except ssl.SSLCertVerificationError as e:
             raise TlsError(f"certificate of {host}:{port} not trusted: {e.verify_message}") from e
+        except ConnectionLost:
+            raise
         except (OSError, http.client.HTTPException) as e:
             raise ConnectionLost(f"cannot reach {host}:{port}: {e}") from e
         if pin:
@@ -97,4 +114,12 @@ def shutdown_socket(sock: object) -> None:
             socket.socket.shutdown(sock, socket.SHUT_RDWR)
 
 
-__all__ = ["host_port", "probe", "shutdown_socket", "ssl_context", "thumbprint_of"]
+__all__ = [
+    "Dial",
+    "host_port",
+    "https_connection",
+    "probe",
+    "shutdown_socket",
+    "ssl_context",
+    "thumbprint_of",
+]
