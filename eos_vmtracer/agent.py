@@ -22,6 +22,7 @@ import os
 import random
 import threading
 import time
+import traceback
 from typing import Any, Callable, Optional, Protocol
 
 from eos_vmtracer import resync as resync_mod
@@ -45,6 +46,8 @@ SETTLE = 0.05
 MAX_DELAY = 0.3
 STATUS_GAP = 0.5  # at most two status documents a second (they can be large)
 BACKOFF_MAX = 60.0
+ERROR_TEXT_MAX = 300  # longest text of an unexpected error kept in the status
+UNEXPECTED_RELOG = 3600.0  # an unexpected error of one kind is logged at most hourly
 
 
 class SwitchPort(Protocol):
@@ -147,6 +150,7 @@ class Agent:
         self._cdp_ports: frozenset[str] = frozenset()
         self._hint_refresh_at: Optional[float] = None
         self._last_withheld: tuple[Any, ...] = ()
+        self._unexpected_seen: dict[tuple[str, str], float] = {}  # kind -> last logged
         self._resyncs: list[resync_mod.Request] = []  # taken by the watcher, not yet done
         self._resync_lock = threading.Lock()
         self._requests = resync_mod.RequestWatcher(config.switch.run_dir, self.request_resync)
@@ -205,7 +209,11 @@ class Agent:
             if woke:
                 self._coalesce()
             self._wake.clear()
-            self._tick()
+            try:
+                self._tick()
+            except Exception as e:  # the loop must not die (reconcile catches its own)
+                self._unexpected(e)
+                self._next_status = max(self._next_status, self._backoff_until)
 
     def _coalesce(self) -> None:
         """Let a burst of events finish before reconciling (see SETTLE)."""
@@ -317,6 +325,9 @@ class Agent:
             self._finish(started, "error", f"state: {e.strerror}")
             self._backoff_until = self._mono() + 10.0
             return None
+        except Exception as e:  # a bug or an untranslated failure: hold, back off, go on
+            self._finish(started, "error", self._unexpected(e))
+            return None
 
     def _apply(self, p: Plan, now: float) -> None:
         from eos_vmtracer.switch import PermanentSwitchError, TransientSwitchError
@@ -341,6 +352,11 @@ class Agent:
         except TransientSwitchError as e:
             # The outcome is unknown (a timeout may hide a commit): keep the intent,
             # re-read the switch next time; the planner sorts out what is really there.
+            self._facts = None
+            self._record_failure(p, now, e)
+            raise
+        except Exception as e:
+            # Not a switch error at all: the outcome is just as unknown.
             self._facts = None
             self._record_failure(p, now, e)
             raise
@@ -471,13 +487,32 @@ class Agent:
         self._backoff = 0.0
         self._backoff_until = 0.0
 
-    def _switch_failed(self, error: str, permanent: bool) -> None:
+    def _switch_failed(self, error: str, permanent: bool, logged: bool = False) -> None:
         if self._switch_state["reachable"] or self._switch_state["error"] != error:
-            emit(log, Message.EAPI_ERROR, error=error)
+            if not logged:
+                emit(log, Message.EAPI_ERROR, error=error)
             self._switch_state = {"reachable": False, "error": error, "since": self._clock()}
         self._backoff = BACKOFF_MAX if permanent else min(BACKOFF_MAX, max(1.0, self._backoff * 2))
         delay = self._backoff * random.uniform(0.8, 1.2)
         self._backoff_until = self._mono() + delay
+
+    def _unexpected(self, error: Exception) -> str:
+        """An exception nothing translated: log it once per kind (type and where it was
+        raised; again at most hourly; the traceback at debug level), mark the switch
+        unreachable with it, and back off as for a transient switch error. Returns the
+        status text."""
+        where = _raised_at(error)
+        kind = type(error).__name__
+        text = f"internal error: {kind} in {where}: {error}"
+        if len(text) > ERROR_TEXT_MAX:
+            text = text[: ERROR_TEXT_MAX - 3] + "..."
+        last = self._unexpected_seen.get((kind, where))
+        if last is None or self._mono() - last >= UNEXPECTED_RELOG:
+            self._unexpected_seen[(kind, where)] = self._mono()
+            emit(log, Message.INTERNAL_ERROR, error=text)
+        log.debug("traceback of %s in %s", kind, where, exc_info=error)
+        self._switch_failed(text, permanent=False, logged=True)
+        return text
 
     # -- CDP ------------------------------------------------------------------------------
     def _update_cdp(self, facts: SwitchFacts) -> None:
@@ -566,6 +601,15 @@ class Agent:
         self._history_safe([Event(self._clock(), "stop")])
         with contextlib.suppress(OSError):
             os.unlink(status_mod.status_path(self.config.switch.run_dir))
+
+
+def _raised_at(error: BaseException) -> str:
+    """``file.py:LINE (function)`` of the frame that raised ``error``."""
+    frames = traceback.extract_tb(error.__traceback__)
+    if not frames:
+        return "unknown place"
+    last = frames[-1]
+    return f"{os.path.basename(last.filename)}:{last.lineno} ({last.name})"
 
 
 def _summary(reasons: list[str], limit: int = 3) -> str:

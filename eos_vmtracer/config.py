@@ -379,6 +379,12 @@ class SwitchConfig:
     """Environment variable holding the eAPI password."""
     eapi_timeout: float = field(default=30.0, metadata=_parse_with(_number(1, 600)))
     """Seconds to wait for one eAPI request."""
+    eapi_tls_verify: bool = field(default=True, metadata=_parse_with(_boolean))
+    """Verify eAPI's certificate (``https``); false is logged as a warning at start."""
+    eapi_ca_file: str = field(default="", metadata=_parse_with(_readable_file))
+    """CA bundle to verify eAPI's certificate with (``https``; default: the system's)."""
+    eapi_thumbprint: str = field(default="", metadata=_parse_with(_thumbprint))
+    """SHA-256 pin of eAPI's certificate (``https``; stored as 64 upper-case hex digits)."""
     hostname: str = field(default="", metadata=_parse_with(_string))
     """The name ESXi hosts see in CDP; empty: ask the switch (``show hostname``)."""
     create_vlans: bool = field(default=True, metadata=_parse_with(_boolean))
@@ -591,6 +597,7 @@ def _check_session(
 def _check_switch(s: SwitchConfig, source: str) -> None:
     if not s.interfaces:
         raise ConfigError(source, "switch.interfaces", "list at least one interface (Ethernet1-48)")
+    _check_eapi_tls(s, source)
     for name in s.uplinks:
         if name in s.interfaces:
             raise ConfigError(source, "switch.uplinks", f"{name} is also in switch.interfaces")
@@ -607,6 +614,33 @@ def _check_switch(s: SwitchConfig, source: str) -> None:
                 "switch.eapi_password_file",
                 "set eapi_password_file or eapi_password_env (exactly one)",
             )
+
+
+def _check_eapi_tls(s: SwitchConfig, source: str) -> None:
+    """The eAPI TLS keys: only with ``https``, and the same rules as a session's."""
+    if s.eapi_transport != "https":
+        for key, set_ in (
+            ("eapi_ca_file", bool(s.eapi_ca_file)),
+            ("eapi_thumbprint", bool(s.eapi_thumbprint)),
+            ("eapi_tls_verify", not s.eapi_tls_verify),
+        ):
+            if set_:
+                raise ConfigError(
+                    source,
+                    f"switch.{key}",
+                    f"only applies to eapi_transport = https, not {s.eapi_transport}",
+                )
+        return
+    if not s.eapi_tls_verify and (s.eapi_ca_file or s.eapi_thumbprint):
+        raise ConfigError(
+            source,
+            "switch.eapi_tls_verify",
+            "is false but eapi_ca_file or eapi_thumbprint is set; pick one",
+        )
+    if s.eapi_ca_file and s.eapi_thumbprint:
+        raise ConfigError(
+            source, "switch.eapi_thumbprint", "set eapi_ca_file or eapi_thumbprint, not both"
+        )
 
 
 def _check_static_hosts(s: SwitchConfig, source: str) -> None:

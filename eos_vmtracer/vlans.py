@@ -278,8 +278,10 @@ def expand_interfaces(spec: str) -> list[str]:
 
 def interface_sort_key(name: str) -> tuple[object, ...]:
     """Natural order for interface names: Ethernet2 before Ethernet10."""
-    parts = re.split(r"(\d+)", name)
-    return tuple(int(p) if p.isdigit() else p for p in parts)
+    # Odd pieces are the ASCII digit runs: any name gives a key (never a ValueError),
+    # and keys compare (str with str, int with int) whatever the names.
+    parts = re.split(r"([0-9]+)", name)
+    return tuple(int(p) if i % 2 else p for i, p in enumerate(parts))
 
 
 def is_port_channel(name: str) -> bool:

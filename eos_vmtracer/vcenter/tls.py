@@ -12,7 +12,6 @@ verification off unless the configuration says so, and never import pyvmomi.
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import http.client
 import socket
 import ssl
@@ -20,6 +19,7 @@ from typing import Any, Callable, Optional
 from urllib.parse import urlsplit
 
 from eos_vmtracer.config import SessionConfig
+from eos_vmtracer.tls import client_context, peer_thumbprint, thumbprint_of
 from eos_vmtracer.vcenter.errors import ConnectionLost, TlsError
 
 MAX_VERSIONS_DOCUMENT = 1 << 20
@@ -38,25 +38,13 @@ def https_connection(host: str, dial: Optional[Dial], **kwargs: Any) -> http.cli
     return conn
 
 
-def thumbprint_of(der: bytes) -> str:
-    """SHA-256 of a DER certificate as 64 upper-case hex digits (the config's form)."""
-    return hashlib.sha256(der).hexdigest().upper()
-
-
 def ssl_context(cfg: SessionConfig) -> ssl.SSLContext:
     """The SSL context for ``cfg``: CA verification, or none when pinned or disabled.
 
     With a thumbprint the pin is the verification (checked by :func:`probe` and on
     every connection by pyvmomi); with ``tls_verify = false`` nothing is checked.
     """
-    if cfg.thumbprint or not cfg.tls_verify:
-        ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
-        ctx.check_hostname = False
-        ctx.verify_mode = ssl.CERT_NONE
-    else:
-        ctx = ssl.create_default_context(cafile=cfg.ca_file or None)
-    ctx.minimum_version = ssl.TLSVersion.TLSv1_2
-    return ctx
+    return client_context(cfg.ca_file, cfg.thumbprint, cfg.tls_verify)
 
 
 def host_port(url: str) -> tuple[str, int, str]:
@@ -86,9 +74,7 @@ def probe(
         except (OSError, http.client.HTTPException) as e:
             raise ConnectionLost(f"cannot reach {host}:{port}: {e}") from e
         if pin:
-            sock = conn.sock
-            der = sock.getpeercert(binary_form=True) if isinstance(sock, ssl.SSLSocket) else None
-            seen = thumbprint_of(der) if der else "none"
+            seen = peer_thumbprint(conn.sock)
             if seen != pin:
                 raise TlsError(
                     f"certificate of {host}:{port} has SHA-256 thumbprint {seen},"

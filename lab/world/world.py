@@ -402,6 +402,7 @@ class World:
             f"run_dir = {q(str(self.run_dir))}",
             f"remove_delay = {t.remove_delay}",
             f"check_interval = {t.check_interval}",
+            f"eapi_timeout = {t.eapi_timeout}",
         ]
         if self.topology.static_hosts:
             lines.append("[switch.static_hosts]")
