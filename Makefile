@@ -15,7 +15,7 @@ APT_PACKAGES := golang-go golang-github-vmware-govmomi-dev lldpd tshark iproute2
 VCSIM := $(BUILD)/vcsim-lab
 PYTEST_ARGS ?=
 
-.PHONY: help test lint unit tests39 deps apt venv demo bench soak swix clean lab
+.PHONY: help test lint unit tests39 deps apt venv demo bench soak swix clean lab cli-yaml
 
 help:
 	@echo "make test   - install what is needed, lint, run every test"
@@ -61,6 +61,12 @@ lint: venv
 	$(VENV)/bin/ruff check eos_vmtracer tests bench extension lab
 	$(VENV)/bin/mypy
 	$(VENV)/bin/vermin -q --no-tips --violations -t=3.9- eos_vmtracer extension
+	$(VENV)/bin/vermin -q --no-tips --violations -t=2.7- -t=3.9- extension/cli/EosVmTracerCli.py
+	$(VENV)/bin/python extension/cli_yaml.py --check
+
+# The EOS CLI extension's YAML, generated from eos_vmtracer/views.py and its types.
+cli-yaml: venv
+	$(VENV)/bin/python extension/cli_yaml.py
 
 unit: venv
 	$(VENV)/bin/python -m pytest -q tests/unit $(PYTEST_ARGS)

@@ -68,6 +68,7 @@ from eos_vmtracer.config import (
 )
 from eos_vmtracer.messages import Message, emit
 from eos_vmtracer.shown import shown
+from eos_vmtracer.status_types import StatusDocument
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -217,7 +218,7 @@ def _clip(text: str) -> str:
     return text if len(text) <= MAX_VALUE else text[: MAX_VALUE - 3] + "..."
 
 
-def status_items(doc: Mapping[str, Any]) -> dict[str, str]:
+def status_items(doc: StatusDocument) -> dict[str, str]:
     """The daemon status keys and values for one status document (short, no secrets)."""
     agent = doc.get("agent", {})
     sw = doc.get("switch", {})
@@ -283,7 +284,7 @@ class AgentLike(Protocol):
     """What the controller needs of :class:`~eos_vmtracer.agent.Agent`."""
 
     config: Config
-    observers: list[Callable[[dict[str, Any]], None]]
+    observers: list[Callable[[StatusDocument], None]]
 
     def run(self) -> None: ...
     def stop(self) -> None: ...
@@ -301,7 +302,7 @@ class Mailbox:
         os.set_blocking(self._read, False)
         os.set_blocking(self._write, False)
         self._lock = threading.Lock()
-        self._doc: Optional[dict[str, Any]] = None
+        self._doc: Optional[StatusDocument] = None
 
     def fileno(self) -> int:
         """The read end, for the SDK's fd watch."""
@@ -311,7 +312,7 @@ class Mailbox:
         """The write end (also ``signal.set_wakeup_fd``'s target)."""
         return self._write
 
-    def post(self, doc: dict[str, Any]) -> None:
+    def post(self, doc: StatusDocument) -> None:
         """Keep ``doc`` as the latest document and wake the reader."""
         with self._lock:
             self._doc = doc
@@ -331,7 +332,7 @@ class Mailbox:
             except (BlockingIOError, OSError):
                 return
 
-    def take(self) -> Optional[dict[str, Any]]:
+    def take(self) -> Optional[StatusDocument]:
         """The latest document, once."""
         with self._lock:
             doc, self._doc = self._doc, None
@@ -525,7 +526,7 @@ class Controller:
         self._set("state", "crashed; exiting so that ProcMgr restarts the daemon")
         self.port.exit()
 
-    def _publish(self, doc: Mapping[str, Any]) -> None:
+    def _publish(self, doc: StatusDocument) -> None:
         items = status_items(doc)
         for key in [k for k in self._doc_keys if k not in items]:
             del self._doc_keys[key]
