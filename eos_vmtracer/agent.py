@@ -33,6 +33,7 @@ from eos_vmtracer.ledger import Ledger, LedgerStore
 from eos_vmtracer.messages import Message, emit
 from eos_vmtracer.model import Inventory, SessionInventory, SwitchFacts
 from eos_vmtracer.planner import Plan, applied, plan
+from eos_vmtracer.status_types import StatusDocument
 from eos_vmtracer.vlans import VlanSet
 
 log = logging.getLogger("eos_vmtracer.agent")
@@ -158,7 +159,7 @@ class Agent:
         self._resyncs: list[resync_mod.Request] = []  # taken by the watcher, not yet done
         self._resync_lock = threading.Lock()
         self._requests = resync_mod.RequestWatcher(config.switch.run_dir, self.request_resync)
-        self.observers: list[Callable[[dict[str, Any]], None]] = []
+        self.observers: list[Callable[[StatusDocument], None]] = []
         """Called with every status document published (e.g. the EOS SDK bridge)."""
 
     # -- control ------------------------------------------------------------------------
@@ -539,7 +540,7 @@ class Agent:
             self._hint_refresh_at = self._mono() + 3.0
 
     # -- status ---------------------------------------------------------------------------
-    def status_document(self) -> dict[str, Any]:
+    def status_document(self) -> StatusDocument:
         """The status as published now."""
         facts = self._facts
         switch = dict(self._switch_state)

@@ -25,6 +25,7 @@ from click.utils import PacifyFlushWrapper
 from eos_vmtracer import __version__
 from eos_vmtracer.config import Config, ConfigError, default_path, load
 from eos_vmtracer.shown import shown
+from eos_vmtracer.status_types import StatusDocument
 
 
 class ExitStatus(enum.IntEnum):
@@ -227,33 +228,62 @@ def plan(config_path: Optional[str], timeout: float) -> None:
         say("! dry_run = true: the agent would not apply this", err=True)
 
 
-SHOW_WHAT = ("sessions", "interfaces", "vms", "hosts", "history")
+SHOW_WHAT = ("sessions", "interfaces", "vms", "hosts", "history", "interface", "vm", "host")
+_NAMED = ("interface", "vm", "host")  # these take a NAME
 
 
 @cli.command()
 @click.argument("what", type=click.Choice(SHOW_WHAT))
+@click.argument("name", required=False)
 @config_option
 @click.option("--json", "as_json", is_flag=True, help="JSON (schema in README.md).")
-@click.option("--limit", default=50, show_default=True, help="history: how many events.")
-def show(what: str, config_path: Optional[str], as_json: bool, limit: int) -> None:
-    """State of the running agent."""
+@click.option(
+    "--count",
+    "--limit",
+    "count",
+    type=click.IntRange(1, 100000),
+    default=50,
+    show_default=True,
+    help="history: how many of the newest events.",
+)
+def show(
+    what: str, name: Optional[str], config_path: Optional[str], as_json: bool, count: int
+) -> None:
+    """State of the running agent: a table, or one interface, VM or host NAME in detail."""
     import json
     import time
 
-    from eos_vmtracer import render
+    from eos_vmtracer import render, views
 
+    if (what in _NAMED) != (name is not None):
+        fail(
+            f"show {what} takes a NAME" if what in _NAMED else f"show {what} takes no NAME",
+            ExitStatus.CONFIG,
+        )
     config = load_config(config_path)
     if what == "history":
-        from dataclasses import asdict
-
-        from eos_vmtracer.history import History
-
-        events = [asdict(e) for e in History(config.switch.state_dir).read(limit)]
+        events = views.history(config.switch.state_dir, count)["events"]
         click.echo(json.dumps(events, indent=2) if as_json else render.history_table(events))
         return
     doc = read_status_or_fail(config)
+    if name is not None:
+        now = time.time()
+        try:
+            if what == "interface":
+                one = views.interface(doc, name)
+                text = _json(one) if as_json else render.interface_detail(one, now)
+            elif what == "vm":
+                vm = views.vm(doc, name)
+                text = _json(vm) if as_json else render.vm_detail(vm, now)
+            else:
+                host = views.host(doc, name)
+                text = _json(host) if as_json else render.host_detail(host, now)
+        except LookupError as e:
+            fail(str(e.args[0]))
+        click.echo(text)
+        return
     if as_json:
-        click.echo(json.dumps(doc[what], indent=2, sort_keys=True))
+        click.echo(json.dumps(doc[what], indent=2, sort_keys=True))  # type: ignore[literal-required]
         return
     renderer = {
         "sessions": render.sessions_table,
@@ -268,11 +298,13 @@ def show(what: str, config_path: Optional[str], as_json: bool, limit: int) -> No
 @click.argument("interface")
 @config_option
 @click.option("--vlan", type=click.IntRange(1, 4094), default=None, help="Only this VLAN.")
-def explain(interface: str, config_path: Optional[str], vlan: Optional[int]) -> None:
+@click.option("--json", "as_json", is_flag=True, help="JSON (schema in README.md).")
+def explain(interface: str, config_path: Optional[str], vlan: Optional[int], as_json: bool) -> None:
     """Why each VLAN is (or is not) on INTERFACE: VMs, portgroups, hosts, timers."""
+    import json
     import time
 
-    from eos_vmtracer import render
+    from eos_vmtracer import render, views
     from eos_vmtracer.vlans import canonical_interface
 
     try:
@@ -282,9 +314,13 @@ def explain(interface: str, config_path: Optional[str], vlan: Optional[int]) -> 
     config = load_config(config_path)
     doc = read_status_or_fail(config)
     try:
-        click.echo(render.explain(doc, name, vlan, time.time()))
+        answer = views.interface(doc, name, vlan)
     except LookupError as e:
         fail(str(e.args[0]))
+    if as_json:
+        click.echo(json.dumps(answer, indent=2, sort_keys=True))
+    else:
+        click.echo(render.interface_detail(answer, time.time()))
 
 
 @cli.command()
@@ -324,7 +360,7 @@ def resync(config_path: Optional[str], session: str, timeout: float) -> None:
     )
 
 
-def read_status_or_fail(config: Config) -> dict[str, Any]:
+def read_status_or_fail(config: Config) -> StatusDocument:
     """The running agent's status, or exit 1 saying why there is none."""
     from eos_vmtracer.status import StatusUnavailable, read_status
 
@@ -346,6 +382,12 @@ def _daemon_lines(config: Config) -> list[str]:
         return [f"daemon: no running agent to ask ({e})"]
     pid = int(doc.get("agent", {}).get("pid", 0))
     return presence.check_lines(presence.read(run_dir), pid, sdk.available())
+
+
+def _json(answer: object) -> str:
+    import json
+
+    return json.dumps(answer, indent=2, sort_keys=True)
 
 
 def _count(n: int, noun: str) -> str:

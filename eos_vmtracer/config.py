@@ -648,9 +648,7 @@ def _check_static_hosts(s: SwitchConfig, source: str) -> None:
         if name in s.uplinks:
             raise ConfigError(source, "switch.static_hosts", f"{name} is an uplink")
         if name.startswith("Port-Channel") and name not in s.interfaces:
-            raise ConfigError(
-                source, "switch.static_hosts", f"{name} is not in switch.interfaces"
-            )
+            raise ConfigError(source, "switch.static_hosts", f"{name} is not in switch.interfaces")
 
 
 def _check_cdp(c: CdpConfig, source: str) -> None:

@@ -46,6 +46,7 @@ from eos_vmtracer.eos.options import DEFAULT_DAEMON, config_from_options
 from eos_vmtracer.messages import Message, emit
 from eos_vmtracer.render import clip_daemon_value, daemon_status
 from eos_vmtracer.shown import shown
+from eos_vmtracer.status_types import StatusDocument
 
 log = logging.getLogger("eos_vmtracer.eossdk")
 
@@ -71,7 +72,7 @@ class AgentLike(Protocol):
     """What the controller needs of :class:`~eos_vmtracer.agent.Agent`."""
 
     config: Config
-    observers: list[Callable[[dict[str, Any]], None]]
+    observers: list[Callable[[StatusDocument], None]]
 
     def run(self) -> None: ...
     def stop(self) -> None: ...
@@ -89,7 +90,7 @@ class Mailbox:
         os.set_blocking(self._read, False)
         os.set_blocking(self._write, False)
         self._lock = threading.Lock()
-        self._doc: Optional[dict[str, Any]] = None
+        self._doc: Optional[StatusDocument] = None
 
     def fileno(self) -> int:
         """The read end, for the SDK's fd watch."""
@@ -99,7 +100,7 @@ class Mailbox:
         """The write end (also ``signal.set_wakeup_fd``'s target)."""
         return self._write
 
-    def post(self, doc: dict[str, Any]) -> None:
+    def post(self, doc: StatusDocument) -> None:
         """Keep ``doc`` as the latest document and wake the reader."""
         with self._lock:
             self._doc = doc
@@ -119,7 +120,7 @@ class Mailbox:
             except (BlockingIOError, OSError):
                 return
 
-    def take(self) -> Optional[dict[str, Any]]:
+    def take(self) -> Optional[StatusDocument]:
         """The latest document, once."""
         with self._lock:
             doc, self._doc = self._doc, None
