@@ -19,7 +19,6 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
-import random
 import threading
 import time
 import traceback
@@ -27,6 +26,7 @@ from typing import Any, Callable, Optional, Protocol
 
 from eos_vmtracer import resync as resync_mod
 from eos_vmtracer import status as status_mod
+from eos_vmtracer.backoff import Backoff
 from eos_vmtracer.config import Config
 from eos_vmtracer.fileio import StateLock
 from eos_vmtracer.history import Event, History
@@ -48,6 +48,10 @@ SETTLE = 0.05
 MAX_DELAY = 0.3
 STATUS_GAP = 0.5  # at most two status documents a second (they can be large)
 BACKOFF_MAX = 60.0
+SWITCH_BACKOFF = Backoff(initial=1.0, maximum=BACKOFF_MAX)
+"""After a failed eAPI call: about 1 s, doubling to a minute (a permanent error: a minute)."""
+STATE_BACKOFF = Backoff(initial=10.0, maximum=BACKOFF_MAX)
+"""After the ledger could not be written (flash full or read-only): 10 s, doubling."""
 ERROR_TEXT_MAX = 300  # longest text of an unexpected error kept in the status
 UNEXPECTED_RELOG = 3600.0  # an unexpected error of one kind is logged at most hourly
 
@@ -145,7 +149,7 @@ class Agent:
             "vlans_deleted": 0,
             "drift_repairs": 0,
         }
-        self._backoff = 0.0
+        self._failures = 0  # consecutive failed reconciles (eAPI or the ledger)
         self._backoff_until = 0.0
         self._next_check = 0.0
         self._next_status = 0.0
@@ -332,7 +336,8 @@ class Agent:
             emit(log, Message.STATE_ERROR, path=e.filename or "state_dir", error=e.strerror)
             self._finish(started, "error", f"state: {e.strerror}")
             self._facts = None  # a change may have been applied before a later save failed
-            self._backoff_until = self._mono() + 10.0
+            self._backoff_until = self._mono() + STATE_BACKOFF.delay(self._failures)
+            self._failures += 1
             return None
         except Exception as e:  # a bug or an untranslated failure: hold, back off, go on
             self._finish(started, "error", self._unexpected(e))
@@ -493,7 +498,7 @@ class Agent:
         if not self._switch_state["reachable"]:
             emit(log, Message.EAPI_OK)
             self._switch_state = {"reachable": True, "error": "", "since": self._clock()}
-        self._backoff = 0.0
+        self._failures = 0
         self._backoff_until = 0.0
 
     def _switch_failed(self, error: str, permanent: bool, logged: bool = False) -> None:
@@ -501,9 +506,9 @@ class Agent:
             if not logged:
                 emit(log, Message.EAPI_ERROR, error=error)
             self._switch_state = {"reachable": False, "error": error, "since": self._clock()}
-        self._backoff = BACKOFF_MAX if permanent else min(BACKOFF_MAX, max(1.0, self._backoff * 2))
-        delay = self._backoff * random.uniform(0.8, 1.2)
-        self._backoff_until = self._mono() + delay
+        failures = 64 if permanent else self._failures  # permanent: the longest wait at once
+        self._backoff_until = self._mono() + SWITCH_BACKOFF.delay(failures)
+        self._failures += 1
 
     def _unexpected(self, error: Exception) -> str:
         """An exception nothing translated: log it once per kind (type and where it was

@@ -18,10 +18,10 @@ import contextlib
 import enum
 import os
 import sys
-from dataclasses import replace
-from typing import Any, Callable, Iterator, NoReturn, Optional, TypeVar
+from typing import IO, Any, Iterator, NoReturn, Optional
 
 import click
+from click.utils import PacifyFlushWrapper
 
 from eos_vmtracer import __version__
 from eos_vmtracer.config import Config, ConfigError, default_path, load
@@ -37,21 +37,26 @@ class ExitStatus(enum.IntEnum):
     CONFIG = 2  # the configuration (or the command line) is wrong
 
 
-class UserError(Exception):
-    """An error to report in one line, with its exit status."""
+class CliError(click.ClickException):
+    """An error shown as one ``vmtracer: message`` line on stderr, exiting with ``exit_code``.
+
+    Raised anywhere under a command; click (under :func:`main`, or a test's
+    ``CliRunner``) calls :meth:`show` and exits with :attr:`exit_code`, as for its
+    own usage errors.
+    """
 
     def __init__(self, message: str, status: ExitStatus = ExitStatus.FAILURE) -> None:
         super().__init__(message)
-        self.status = status
+        self.exit_code = int(status)
 
-
-F = TypeVar("F", bound=Callable[..., Any])
+    def show(self, file: Optional[IO[Any]] = None) -> None:
+        """``vmtracer: message`` on stderr, escaped (it may hold text from outside)."""
+        say(f"vmtracer: {self.format_message()}", err=True)
 
 
 def fail(message: str, status: ExitStatus = ExitStatus.FAILURE) -> NoReturn:
-    """Print ``message`` as ``vmtracer: message`` on stderr and exit."""
-    say(f"vmtracer: {message}", err=True)
-    sys.exit(int(status))
+    """Raise :class:`CliError`: ``vmtracer: message`` on stderr, exit ``status``."""
+    raise CliError(message, status)
 
 
 def say(line: str, err: bool = False) -> None:
@@ -110,6 +115,8 @@ def check(config_path: Optional[str], offline: bool, timeout: float) -> None:
     if s.static_hosts:
         for iface, patterns in s.static_hosts.items():
             say(f"  static hosts on {iface}: {', '.join(patterns)}")
+    for line in _daemon_lines(config):
+        say(line)
     if offline:
         return
     from eos_vmtracer.oneshot import collect
@@ -140,7 +147,7 @@ def check(config_path: Optional[str], offline: bool, timeout: float) -> None:
                 f" {_count(len(snap.vms), 'VM')}" + (f"; reached through {route}" if route else "")
             )
     if not ok:
-        sys.exit(int(ExitStatus.FAILURE))
+        click.get_current_context().exit(int(ExitStatus.FAILURE))
 
 
 @cli.command()
@@ -149,13 +156,14 @@ def run(config_path: Optional[str]) -> None:
     """Run the agent in the foreground (EOS's daemon runs this)."""
     import signal
 
-    from eos_vmtracer import eossdk_bridge, logsetup
+    from eos_vmtracer import logsetup
     from eos_vmtracer.agent import Agent
+    from eos_vmtracer.eos import sdk
     from eos_vmtracer.fileio import StateDirError
     from eos_vmtracer.switch import SwitchError
 
-    if eossdk_bridge.available():  # on EOS: daemon options in, status_set out
-        sys.exit(eossdk_bridge.run(config_path))
+    if sdk.available():  # on EOS: daemon options in, status_set out
+        click.get_current_context().exit(sdk.run(config_path))
     config = load_config(config_path)
     logsetup.setup(config.log)
     try:
@@ -189,7 +197,7 @@ def plan(config_path: Optional[str], timeout: float) -> None:
     import time
 
     from eos_vmtracer.oneshot import collect, peek_ledger
-    from eos_vmtracer.planner import plan as make_plan
+    from eos_vmtracer.planner import live_plan
     from eos_vmtracer.progress import Progress
     from eos_vmtracer.switch import plan_commands
 
@@ -199,9 +207,8 @@ def plan(config_path: Optional[str], timeout: float) -> None:
         fail(f"eAPI: {found.switch_error}")
     for name, why in sorted(found.session_errors.items()):
         say(f"! vCenter {name}: {why} (nothing it caused would be removed)", err=True)
-    live = replace(config, switch=replace(config.switch, dry_run=False))
-    p = make_plan(
-        found.inventory, found.facts, live, peek_ledger(config.switch.state_dir), time.time()
+    p = live_plan(
+        found.inventory, found.facts, config, peek_ledger(config.switch.state_dir), time.time()
     )
     for c in p.changes:
         for v in c.add:
@@ -396,6 +403,20 @@ def malformed_status(config: Config) -> Iterator[None]:
         fail(f"{where} is malformed: cannot show it ({type(e).__name__})")
 
 
+def _daemon_lines(config: Config) -> list[str]:
+    """What ``check`` says about the running agent as an EOS daemon (name, options)."""
+    from eos_vmtracer.eos import presence, sdk
+    from eos_vmtracer.status import StatusUnavailable, read_status
+
+    run_dir = config.switch.run_dir
+    try:
+        doc = read_status(run_dir)
+    except StatusUnavailable as e:
+        return [f"daemon: no running agent to ask ({e})"]
+    pid = int(doc.get("agent", {}).get("pid", 0))
+    return presence.check_lines(presence.read(run_dir), pid, sdk.available())
+
+
 def _json(answer: object) -> str:
     import json
 
@@ -414,11 +435,22 @@ def _first_last(names: tuple[str, ...]) -> str:
     return f"{names[0]} ... {names[-1]}"
 
 
-def main(argv: Optional[list[str]] = None) -> None:
-    """Console-script entry point."""
+def main(argv: Optional[list[str]] = None) -> NoReturn:
+    """Console-script entry point: the one place ``vmtracer`` exits from.
+
+    Commands raise :class:`CliError` (or click's usage errors) or end with
+    ``ctx.exit(status)``; here every outcome becomes one exit status.
+    """
     try:
-        cli.main(args=argv, prog_name="vmtracer", standalone_mode=True)
-    except UserError as e:
-        fail(str(e), e.status)
-    except KeyboardInterrupt:
-        fail("interrupted", ExitStatus.FAILURE)
+        status = cli.main(args=argv, prog_name="vmtracer", standalone_mode=False)
+    except click.ClickException as e:  # CliError: one line; click's usage errors as click has them
+        e.show()
+        status = e.exit_code
+    except click.Abort:  # Ctrl-C (click turns KeyboardInterrupt into Abort)
+        click.echo("vmtracer: interrupted", err=True)
+        status = ExitStatus.FAILURE
+    except BrokenPipeError:  # vmtracer show ... | head: quietly, as click does
+        sys.stdout = PacifyFlushWrapper(sys.stdout)
+        sys.stderr = PacifyFlushWrapper(sys.stderr)
+        status = ExitStatus.FAILURE
+    sys.exit(int(status) if isinstance(status, int) else ExitStatus.OK)

@@ -712,26 +712,6 @@ def default_path() -> str:
     return os.environ.get("VMTRACER_CONFIG") or DEFAULT_PATH
 
 
-def describe(field_owner: type) -> dict[str, str]:
-    """Field name -> docstring, for the README and ``--help`` (read from the source)."""
-    import ast
-    import inspect
-
-    tree = ast.parse(inspect.getsource(field_owner))
-    body = tree.body[0].body  # type: ignore[attr-defined]
-    docs: dict[str, str] = {}
-    for node, nxt in zip(body, body[1:]):
-        if (
-            isinstance(node, ast.AnnAssign)
-            and isinstance(node.target, ast.Name)
-            and isinstance(nxt, ast.Expr)
-            and isinstance(nxt.value, ast.Constant)
-            and isinstance(nxt.value.value, str)
-        ):
-            docs[node.target.id] = nxt.value.value
-    return docs
-
-
 __all__ = [
     "DEFAULT_PATH",
     "CdpConfig",

@@ -17,7 +17,7 @@ import json
 import math
 import os
 from dataclasses import asdict, dataclass
-from typing import Any, Iterator, Optional
+from typing import Any, Iterator, Literal, Optional, cast, get_args
 
 from eos_vmtracer.fileio import append_text, file_size, parse_json
 
@@ -25,13 +25,19 @@ FILE_NAME = "history.jsonl"
 MAX_BYTES = 1024 * 1024
 
 
+Action = Literal[
+    "add", "remove", "create-vlan", "delete-vlan", "repair", "error", "start", "stop", "resync"
+]
+"""What a history line records."""
+ACTIONS: frozenset[str] = frozenset(get_args(Action))
+
+
 @dataclass(frozen=True)
 class Event:
     """One line of history."""
 
     at: float
-    action: str  # "add", "remove", "create-vlan", "delete-vlan", "repair", "error", "start",
-    # "stop", "resync"
+    action: Action
     interface: str = ""
     vlans: str = ""
     reason: str = ""
@@ -100,11 +106,11 @@ def _parse(line: bytes) -> Optional[Event]:
         if not math.isfinite(at) or not 0 <= at <= _LAST_SECOND:
             return None
         action = raw.get("action")
-        if not isinstance(action, str) or not action:
-            return None
+        if not isinstance(action, str) or action not in ACTIONS:
+            return None  # not a line this agent writes
         return Event(
             at=float(at),
-            action=action,
+            action=cast(Action, action),
             interface=_text(raw, "interface"),
             vlans=_text(raw, "vlans"),
             reason=_text(raw, "reason"),

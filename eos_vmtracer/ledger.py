@@ -22,7 +22,7 @@ import os
 import re
 import time
 from dataclasses import dataclass, field, replace
-from typing import Any, Callable, Iterable, Mapping, Optional, TypedDict
+from typing import Any, Callable, Mapping, Optional, TypedDict
 
 from eos_vmtracer.fileio import parse_json, write_json_atomic
 from eos_vmtracer.messages import Message, emit
@@ -73,10 +73,6 @@ class Ledger:
         for (iface, vlan), entry in self.entries.items():
             out.setdefault(iface, {})[vlan] = entry
         return out
-
-    def with_entries(self, entries: Iterable[Ownership]) -> Ledger:
-        """A copy holding ``entries`` instead."""
-        return replace(self, entries={e.key(): e for e in entries})
 
     # -- serialisation ------------------------------------------------------------------
     def to_json(self) -> LedgerDoc:

@@ -50,6 +50,16 @@ class Message(enum.Enum):
         4,
         "{interface}: VLAN {vlans} was removed by someone else and is still needed; put it back",
     )
+    DAEMON_NO_OPTION = (
+        4,
+        "daemon {name} sees no option: a daemon configured under another name gets no"
+        " options and shows no status (is it configured as 'daemon {name}'?)",
+    )
+    DAEMON_NAME = (
+        4,
+        "registered as daemon {name}, not {expected}: 'show vm-tracer' finds the status"
+        " only through the configuration file's run_dir",
+    )
     EAPI_ERROR = (3, "{error}")
     APPLY_FAILED = (3, "switch unchanged or re-read next: {error}")
     VERIFY = (3, "{interface} after commit: {problem}")

@@ -5,7 +5,8 @@ into the aligned tables ``vmtracer show`` prints (a header, dashes under it, one
 row per item, as EOS does) and into the sentences of ``vmtracer explain`` and the
 detail views (one interface, VM or host). Each function reads one answer of
 :mod:`eos_vmtracer.views` (typed in :mod:`eos_vmtracer.status_types`); the EOS CLI
-extension uses the same functions, so both say the same thing.
+extension uses the same functions, so both say the same thing. The short key/values
+of ``show daemon EosVmTracer`` come from :func:`daemon_status`.
 
 Every line is escaped here (:func:`eos_vmtracer.shown.shown`), cell by cell in
 tables and line by line elsewhere: names from vCenter and error texts can neither
@@ -19,8 +20,7 @@ invent data the status does not hold, and never return a line it has not escaped
 
 from __future__ import annotations
 
-import time
-from typing import Any, Iterable, List, Optional, Sequence, Union
+from typing import Any, Iterable, List, Mapping, Optional, Sequence, Union
 
 from eos_vmtracer.shown import shown
 from eos_vmtracer.status_types import (
@@ -38,6 +38,7 @@ from eos_vmtracer.status_types import (
     VmNic,
     VmsAnswer,
 )
+from eos_vmtracer.timefmt import wall_clock as clock
 from eos_vmtracer.vlans import VlanSet
 
 #: What the preamble reads: any answer that carries the agent and the switch.
@@ -66,13 +67,6 @@ def table(headers: Sequence[str], rows: Iterable[Sequence[Any]]) -> str:
     ]
     lines += ["  ".join(c.ljust(w) for c, w in zip(row, widths)).rstrip() for row in cells]
     return "\n".join(lines)
-
-
-def clock(t: Optional[float]) -> str:
-    """A wall-clock time for tables."""
-    if not t:
-        return "-"
-    return time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(t))
 
 
 def ago(t: Optional[float], now: float) -> str:
@@ -222,6 +216,65 @@ def vms_table(doc: Union[StatusDocument, VmsAnswer], now: float) -> str:
     return _preamble(doc, now) + table(
         ("VM", "Power", "Host", "Adapter", "Portgroup", "VLANs", "Interfaces"), rows
     )
+
+
+# -- the EOS daemon status (show daemon EosVmTracer) ---------------------------------------
+
+DAEMON_VALUE_MAX = 1000
+"""Longest daemon status value published (EOS allows 10 KB; shorter reads better)."""
+
+
+def clip_daemon_value(text: str) -> str:
+    """``text`` cut to :data:`DAEMON_VALUE_MAX` characters, ``...`` marking a cut."""
+    return text if len(text) <= DAEMON_VALUE_MAX else text[: DAEMON_VALUE_MAX - 3] + "..."
+
+
+def daemon_status(doc: Mapping[str, Any]) -> dict[str, str]:
+    """The daemon status keys and values for one status document (short, no secrets)."""
+    agent = doc.get("agent", {})
+    sw = doc.get("switch", {})
+    items: dict[str, str] = {
+        "version": str(agent.get("version", "")),
+        "pid": str(agent.get("pid", "")),
+        "updated": clock(agent.get("updated")),
+        "dry_run": "yes" if agent.get("dry_run") else "no",
+    }
+    if sw.get("reachable"):
+        items["eapi"] = (
+            f"ok: {sw.get('hostname', '')} ({sw.get('model', '')}, EOS {sw.get('version', '')})"
+        )
+    else:
+        items["eapi"] = f"unreachable since {clock(sw.get('since'))}: {sw.get('error', '')}"
+    for s in doc.get("sessions", []):
+        text = (
+            f"{s['state']}, {'synced' if s['synced'] else 'not synced'}, {s['hosts']} hosts,"
+            f" {s['vms']} VMs, VLANs {s['allowed_vlans']},"
+            f" autovlan {'on' if s['autovlan'] else 'off'}"
+        )
+        if s.get("error"):
+            text += f", error: {s['error']}"
+        items[f"session.{s['name']}"] = text
+    interfaces = doc.get("interfaces", [])
+    edge = sum(1 for i in interfaces if i["role"] == "edge")
+    dynamic = sum(1 for i in interfaces if i["dynamic"])
+    pending = sum(len(i["pending"]) for i in interfaces)
+    items["interfaces"] = (
+        f"{len(interfaces)} managed ({edge} edge, {len(interfaces) - edge} uplink),"
+        f" {dynamic} with dynamic VLANs, {pending} removals pending"
+    )
+    items["vms"] = str(len(doc.get("vms", [])))
+    last = agent.get("last_reconcile", {})
+    items["last_reconcile"] = (
+        f"{last.get('result', 'none')} at {clock(last.get('at'))}"
+        f" ({last.get('duration_ms', 0)} ms)" + (f": {last['error']}" if last.get("error") else "")
+    )
+    counters = agent.get("counters", {})
+    items["counters"] = ", ".join(f"{k}={v}" for k, v in sorted(counters.items()))
+    withheld = doc.get("withheld", [])
+    if withheld:
+        items["withheld"] = f"{len(withheld)} change(s) withheld; see vmtracer explain"
+    # Shown by "show daemon": escaped like every human channel (names come from vCenter).
+    return {shown(k): clip_daemon_value(shown(v)) for k, v in items.items()}
 
 
 def history_table(events: Sequence[HistoryEvent]) -> str:

@@ -45,6 +45,7 @@ from eos_vmtracer.status_types import (
     Withheld,
 )
 from eos_vmtracer.status_types import Reason as ReasonJson
+from eos_vmtracer.timefmt import wall_clock
 from eos_vmtracer.vlans import VlanSet, interface_sort_key
 
 __all__ = ["SCHEMA_VERSION", "STATUS_SCHEMA", "StatusDocument", "build", "read_status", "write"]
@@ -458,7 +459,7 @@ def read_status(run_dir: str, *, now: Optional[float] = None) -> StatusDocument:
         problem = "agent.pid is not a process id"
     if problem or updated is None or not isinstance(pid, int):
         raise StatusUnavailable(f"{path} is malformed: {problem}")
-    when = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(updated))
+    when = wall_clock(updated)
     if pid and not _alive(pid):
         raise StatusUnavailable(f"the agent is not running (pid {pid} is gone; last status {when})")
     age = (time.time() if now is None else now) - updated

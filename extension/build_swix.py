@@ -285,7 +285,7 @@ def check_pure_tree(root: Path) -> None:
         raise BuildError(f"byte-code caches in the staged tree: {caches[0].relative_to(root)}")
 
 
-def normalize(root: Path, epoch: int, executables: set) -> None:
+def normalize(root: Path, epoch: int, executables: set[Path]) -> None:
     """Modes 0755 (directories, executables) and 0644; every time stamp ``epoch``."""
     paths = sorted(root.rglob("*"), key=lambda p: len(p.parts), reverse=True)
     for path in paths:

@@ -32,11 +32,11 @@ permanent error, and never import pyeapi (``transport`` owns it).
 from __future__ import annotations
 
 import logging
-import random
 import secrets
 import time
 from typing import Any, Callable, Optional, Protocol, Sequence
 
+from eos_vmtracer.backoff import Backoff
 from eos_vmtracer.config import SwitchConfig
 from eos_vmtracer.model import SwitchFacts
 from eos_vmtracer.planner import Plan
@@ -88,7 +88,8 @@ class EapiSwitch:
         transport: Optional[Transport] = None,
     ) -> None:
         self._retries = max(0, retries)
-        self._backoff = max(0.0, backoff)
+        first = max(0.0, backoff)  # doubling with every retry, never capped before the last
+        self._policy = Backoff(initial=first, maximum=first * 2**self._retries)
         self._sleep = sleep
         self._transport: Transport = transport if transport is not None else EapiTransport(cfg)
         self._stale: set[str] = set()  # our pending sessions to abort before the next apply
@@ -206,7 +207,7 @@ class EapiSwitch:
                 attempt += 1
 
     def _back_off(self, attempt: int, error: SwitchError) -> None:
-        delay = self._backoff * (2**attempt) * random.uniform(0.5, 1.5)
+        delay = self._policy.delay(attempt)
         log.warning(
             "switch busy or unreachable (%s); retry %d/%d in %.2fs",
             error,

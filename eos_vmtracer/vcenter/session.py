@@ -18,13 +18,15 @@ call ``on_change`` with a lock held.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import random
 import threading
 import time
 from dataclasses import dataclass
-from typing import Any, Callable, Mapping, Optional
+from typing import Any, Callable, ContextManager, Mapping, Optional
 
+from eos_vmtracer.backoff import Backoff
 from eos_vmtracer.config import SessionConfig
 from eos_vmtracer.model import Host, Neighbor, SessionInventory, SessionState
 from eos_vmtracer.passwords import PasswordError
@@ -83,14 +85,6 @@ class SyncProgress:
 
 _RETRY_AT_ONCE = 0.0
 HINT_PUBLISH_EVERY = 0.25  # seconds: neighbours learnt in a hint round are published this often
-
-
-class _NoLock:
-    def __enter__(self) -> None:
-        return None
-
-    def __exit__(self, *exc: object) -> None:
-        return None
 
 
 class VcenterSession:
@@ -311,8 +305,7 @@ class VcenterSession:
     # -- the watcher thread ----------------------------------------------------------------------
     def _backoff(self, failures: int) -> float:
         t = self._timing
-        delay = min(t.backoff_max, t.backoff_initial * (2 ** min(failures, 30)))
-        return self._rng.uniform(delay / 2, delay)
+        return Backoff(t.backoff_initial, t.backoff_max).delay(failures, self._rng)
 
     def _run_watcher(self) -> None:
         failures = 0
@@ -499,7 +492,7 @@ class VcenterSession:
             return False
         objs = [o for o in self._objects(update) if (kind_of(o), moid(o)) in wanted]
         values = watch.fetch(objs)
-        lock = self._lock if locked else _NoLock()
+        lock: ContextManager[Any] = self._lock if locked else contextlib.nullcontext()
         with lock:
             for obj_moid, (kind, props) in values.items():
                 store.replace(kind, obj_moid, props)

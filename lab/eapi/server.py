@@ -283,7 +283,8 @@ class EapiEmulator:
         if not isinstance(request, dict):
             return _rpc_error(None, -32600, "Invalid Request")
         rid = request.get("id")
-        params = request.get("params") if isinstance(request.get("params"), dict) else {}
+        raw_params = request.get("params")
+        params: dict[str, Any] = raw_params if isinstance(raw_params, dict) else {}
         cmds = params.get("cmds")
         fmt = params.get("format") or "json"
         if request.get("method") != "runCmds":
@@ -421,7 +422,7 @@ class _Handler(http.server.BaseHTTPRequestHandler):
     def setup(self) -> None:
         # Headers and body go out in two writes: without TCP_NODELAY, Nagle and the
         # client's delayed ACK add ~40 ms to every answer over TCP (not on AF_UNIX).
-        self.disable_nagle_algorithm = self.server.transport == "http"
+        self.disable_nagle_algorithm = self.server.transport == "http"  # type: ignore[misc]
         super().setup()
 
     def log_message(self, format: str, *args: Any) -> None:  # quiet (and AF_UNIX-safe)
@@ -431,7 +432,9 @@ class _Handler(http.server.BaseHTTPRequestHandler):
         length = int(self.headers.get("Content-Length") or 0)
         return self.rfile.read(length) if length else b""
 
-    def _send(self, status: int, ctype: str, body: bytes, extra: Optional[dict[str, str]] = None):
+    def _send(
+        self, status: int, ctype: str, body: bytes, extra: Optional[dict[str, str]] = None
+    ) -> None:
         self.send_response(status)
         self.send_header("Content-Type", ctype)
         self.send_header("Content-Length", str(len(body)))

@@ -652,7 +652,7 @@ class World:
         """The running agent's status document (read in-process; raises if unavailable)."""
         from eos_vmtracer.status import read_status
 
-        return read_status(str(self.run_dir))
+        return dict(read_status(str(self.run_dir)))
 
     def interface_status(self, interface: str) -> dict[str, Any]:
         """One interface's entry of the status document."""

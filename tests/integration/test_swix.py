@@ -25,7 +25,8 @@ import jsonschema
 import pytest
 import yaml
 
-from eos_vmtracer import __version__, eossdk_bridge
+from eos_vmtracer import __version__
+from eos_vmtracer.eos import options as eos_options
 
 pytestmark = pytest.mark.integration
 
@@ -187,7 +188,7 @@ def test_manifest_txt_names_the_primary_rpm_and_every_sha1_matches(
 def test_manifest_yaml_is_valid_swix_metadata(members: dict[str, Path]) -> None:
     meta = yaml.safe_load(members["manifest.yaml"].read_text())
     jsonschema.validate(meta, MANIFEST_YAML_SCHEMA)
-    assert meta["agentsToRestart"] == ["ConfigAgent", eossdk_bridge.DEFAULT_DAEMON]
+    assert meta["agentsToRestart"] == ["ConfigAgent", eos_options.DEFAULT_DAEMON]
 
 
 def test_the_build_is_reproducible(
@@ -320,7 +321,7 @@ def test_every_module_imports_from_the_rpm_alone(
     result = run39(py39, ["-I", "-S", "-c", script], tmp_path)
     assert result.returncode == 0, result.stderr
     report = json.loads(result.stdout)
-    assert "eos_vmtracer.eossdk_bridge" in report["modules"]
+    assert "eos_vmtracer.eos.sdk" in report["modules"]
     assert "eos_vmtracer.vcenter.pyvmomi" in report["modules"]
     assert report["outside"] == []  # nothing came from any site-packages
     assert report["pyVmomi"].startswith(str(installed / SITE))

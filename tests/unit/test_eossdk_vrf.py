@@ -5,7 +5,7 @@ from __future__ import annotations
 import types
 from typing import Any
 
-from eos_vmtracer import eossdk_bridge
+from eos_vmtracer.eos import sdk as eos_sdk
 from eos_vmtracer.vcenter import vrf
 
 
@@ -40,7 +40,7 @@ class _Sdk:
 def test_the_bridge_gives_the_sdks_vrf_mgr_to_the_dialer() -> None:
     mgr = object()
     try:
-        eossdk_bridge._bridge_class(_module())(_Sdk(mgr), 0)
+        eos_sdk._bridge_class(_module())(_Sdk(mgr), 0)
         assert vrf._sdk_vrf_mgr is mgr
     finally:
         vrf.use_sdk(None)
@@ -50,5 +50,5 @@ def test_an_sdk_without_vrf_mgr_leaves_setns() -> None:
     class Old(_Sdk):
         get_vrf_mgr = None  # type: ignore[assignment]
 
-    eossdk_bridge._bridge_class(_module())(Old(None), 0)
+    eos_sdk._bridge_class(_module())(Old(None), 0)
     assert vrf._sdk_vrf_mgr is None

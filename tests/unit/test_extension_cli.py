@@ -21,8 +21,9 @@ import jsonschema
 import pytest
 import yaml
 
-from eos_vmtracer import eossdk_bridge, render
+from eos_vmtracer import render
 from eos_vmtracer import status as status_mod
+from eos_vmtracer.eos import options as eos_options
 
 from .test_extension_world import RunningAgent
 
@@ -119,7 +120,7 @@ def running(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningAgent]:
 
 
 def daemon_ctx(run_dir: str) -> Ctx:
-    return Ctx({eossdk_bridge.DEFAULT_DAEMON: Daemon({"run_dir": run_dir, "state": "running"})})
+    return Ctx({eos_options.DEFAULT_DAEMON: Daemon({"run_dir": run_dir, "state": "running"})})
 
 
 def command_for(yaml_doc: dict[str, Any], section: str) -> dict[str, Any]:
@@ -331,7 +332,7 @@ def test_handler_module_compiles_under_python_39_syntax() -> None:
 
 def test_readme_gives_the_eos_configuration_this_package_expects(yaml_doc: dict[str, Any]) -> None:
     readme = (ROOT / "README.md").read_text()
-    name = eossdk_bridge.DEFAULT_DAEMON
+    name = eos_options.DEFAULT_DAEMON
     for line in (
         f"daemon {name}",
         f"config-daemon-{name})# exec /usr/bin/vmtracer run",

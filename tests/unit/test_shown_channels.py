@@ -16,8 +16,9 @@ from typing import Any, Callable
 
 import pytest
 
-from eos_vmtracer import eossdk_bridge, render
+from eos_vmtracer import render
 from eos_vmtracer import status as status_mod
+from eos_vmtracer.eos import controller as eos_controller
 from eos_vmtracer.ledger import Ledger
 from eos_vmtracer.model import (
     Host,
@@ -125,7 +126,7 @@ RENDERERS: dict[str, Callable[[dict[str, Any]], str]] = {
     "explain Ethernet2": lambda d: render.explain(d, "Ethernet2", None, NOW),
     "history": lambda d: render.history_table(HISTORY),
     "daemon status": lambda d: "\n".join(
-        f"{k}: {v}" for k, v in eossdk_bridge.status_items(d).items()
+        f"{k}: {v}" for k, v in render.daemon_status(d).items()
     ),
 }
 
@@ -201,12 +202,12 @@ def test_the_eos_daemon_status_escapes_why_the_agent_cannot_start(
 
     monkeypatch.setenv(PASSWORD_ENV, "secret")
     port = FakePort({"config": str(toml_file(tmp_path))})
-    mailbox = eossdk_bridge.Mailbox()
+    mailbox = eos_controller.Mailbox()
 
     def make(config: Any) -> FakeAgent:
         raise OSError(5, f"eAPI said{EVIL}")
 
-    controller = eossdk_bridge.Controller(port, "EosVmTracer", None, mailbox, make)
+    controller = eos_controller.Controller(port, "EosVmTracer", None, mailbox, make)
     try:
         controller.initialized()
         check(port.status["state"])
