@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 from click.testing import CliRunner
 
-from eos_vmtracer import eossdk_bridge as bridge
+from eos_vmtracer.eos import controller as bridge
 from eos_vmtracer import passwords
 from eos_vmtracer.cli import cli
 from eos_vmtracer.config import ConfigError, SessionConfig, SwitchConfig, load
