@@ -15,10 +15,10 @@ from typing import Any
 import pytest
 from click.testing import CliRunner
 
-from eos_vmtracer.eos import controller as bridge
 from eos_vmtracer import passwords
 from eos_vmtracer.cli import cli
 from eos_vmtracer.config import ConfigError, SessionConfig, SwitchConfig, load
+from eos_vmtracer.eos import controller as bridge
 from eos_vmtracer.switch import PermanentSwitchError
 from eos_vmtracer.switch.transport import EapiTransport
 from tests.unit.test_extension_eossdk import FakePort
