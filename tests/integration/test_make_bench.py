@@ -8,6 +8,7 @@ recipe lines and the suite's progress on stderr, the document alone on stdout.
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import subprocess
 from pathlib import Path
@@ -23,6 +24,8 @@ def test_make_bench_stdout_is_one_json_document() -> None:
     proc = subprocess.run(
         ["make", "bench", "BENCH_ARGS=--only cdp_send --no-cdp"],
         cwd=ROOT,
+        # As a person types it: not a sub-make of `make test` (which prints "Entering directory").
+        env={k: v for k, v in os.environ.items() if k not in ("MAKELEVEL", "MAKEFLAGS", "MFLAGS")},
         capture_output=True,
         text=True,
         timeout=600,
