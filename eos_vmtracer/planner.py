@@ -36,6 +36,7 @@ from eos_vmtracer.model import (
     SwitchInterface,
     VlanSpec,
 )
+from eos_vmtracer.neighbors import SwitchIdentity
 from eos_vmtracer.vlans import VlanSet, canonical_interface, interface_sort_key
 
 # -- the plan --------------------------------------------------------------------------
@@ -163,36 +164,6 @@ class Plan:
 
 # -- neighbours -> ports ---------------------------------------------------------------
 
-_MAC_RE = re.compile(r"[^0-9a-f]")
-
-
-def _norm_mac(text: str) -> str:
-    digits = _MAC_RE.sub("", text.lower())
-    return digits if len(digits) == 12 else ""
-
-
-@dataclass(frozen=True)
-class _Identity:
-    names: frozenset[str]
-    mac: str
-
-    @classmethod
-    def of(cls, facts: SwitchFacts, config: Config) -> _Identity:
-        names = set()
-        for name in (config.switch.hostname, facts.hostname, facts.fqdn):
-            if name:
-                names.add(name.lower())
-                names.add(name.lower().split(".")[0])
-        return cls(frozenset(names), _norm_mac(facts.system_mac))
-
-    def matches(self, device_id: str) -> bool:
-        dev = device_id.strip().lower()
-        if not dev:
-            return False
-        if dev in self.names or dev.split(".")[0] in self.names:
-            return True
-        return bool(self.mac) and _norm_mac(dev) == self.mac
-
 
 @dataclass
 class _Ports:
@@ -206,7 +177,7 @@ class _Ports:
 def _resolve_ports(
     inventory: Inventory, facts: SwitchFacts, config: Config, edge: frozenset[str]
 ) -> _Ports:
-    ident = _Identity.of(facts, config)
+    ident = SwitchIdentity.of(facts, config.switch.hostname)
     result = _Ports([], {}, [])
     for session in inventory.sessions:
         for host in session.hosts.values():

@@ -17,7 +17,7 @@ import json
 import os
 import time
 from collections import Counter
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Mapping, Optional
 
 from eos_vmtracer import __version__
@@ -45,6 +45,8 @@ class AgentFacts:
     counters: Mapping[str, int]
     switch: Mapping[str, Any]  # reachable, error, since, model, version, hostname
     cdp: Mapping[str, Any]
+    #: Per session name: scoped, hosts_heard, hints_last_minute (what each costs vCenter).
+    session_figures: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
 
 
 def _vlans(s: VlanSet) -> str:
@@ -64,9 +66,15 @@ def _reason_json(r: Reason) -> dict[str, str]:
     }
 
 
-def _session_json(config: Config, inv: Optional[SessionInventory], name: str) -> dict[str, Any]:
+def _session_json(
+    config: Config,
+    inv: Optional[SessionInventory],
+    name: str,
+    figures: Optional[Mapping[str, Any]] = None,
+) -> dict[str, Any]:
     scfg = config.session(name)
     assert scfg is not None
+    fig = figures or {}
     return {
         "name": name,
         "url": scfg.url,
@@ -78,6 +86,9 @@ def _session_json(config: Config, inv: Optional[SessionInventory], name: str) ->
         "vms": len(inv.vms) if inv else 0,
         "allowed_vlans": scfg.allowed_vlans.format(),
         "autovlan": scfg.autovlan,
+        "scoped": bool(fig.get("scoped", False)),
+        "hosts_heard": int(fig.get("hosts_heard", 0)),
+        "hints_last_minute": int(fig.get("hints_last_minute", 0)),
     }
 
 
@@ -244,7 +255,10 @@ def build(
         "switch": dict(agent.switch),
         "cdp": dict(agent.cdp),
         "sessions": [
-            _session_json(config, inventory.session(s.name), s.name) for s in config.sessions
+            _session_json(
+                config, inventory.session(s.name), s.name, agent.session_figures.get(s.name)
+            )
+            for s in config.sessions
         ],
         "interfaces": _interfaces_json(p),
         "hosts": _hosts_json(inventory, p),
@@ -368,6 +382,9 @@ STATUS_SCHEMA: dict[str, Any] = {
                     "vms",
                     "allowed_vlans",
                     "autovlan",
+                    "scoped",
+                    "hosts_heard",
+                    "hints_last_minute",
                 ],
                 "properties": {
                     "state": {

@@ -164,6 +164,43 @@ patch --quiet --forward --no-backup-if-mismatch "$overlay/property_collector.go"
  func (pc *PropertyCollector) WaitForUpdates(ctx *Context, r *types.WaitForUpdates) soap.HasFault {
  	body := &methods.WaitForUpdatesBody{}
 PATCH
+# A third fix, in the property collector's collect of a filter's objects: an object
+# that the filter's traversal no longer reaches (a host taken out of a ListView, a VM
+# that moved to a host outside it) leaves the filter, as on vCenter; the simulator
+# only reported objects that were deleted.
+patch --quiet --forward --no-backup-if-mismatch "$overlay/property_collector.go" <<'PATCH' \
+  || die "the simulator's leave patch does not apply to $pc_src (another govmomi version?)"
+--- a/simulator/property_collector.go
++++ b/simulator/property_collector.go
+@@ -603,7 +603,9 @@
+ 			Filter: ref,
+ 		}
+ 
++		found := make(map[types.ManagedObjectReference]bool, len(res.Objects)) // eos-vmtracer lab
+ 		for _, o := range res.Objects {
++			found[o.Obj] = true
+ 			if _, ok := filter.refs[o.Obj]; ok {
+ 				continue
+ 			}
+@@ -624,6 +626,17 @@
+ 			fu.ObjectSet = append(fu.ObjectSet, ou)
+ 		}
+ 
++		// eos-vmtracer lab: objects the filter's traversal no longer reaches leave it.
++		for obj := range filter.refs {
++			if !found[obj] {
++				delete(filter.refs, obj)
++				fu.ObjectSet = append(fu.ObjectSet, types.ObjectUpdate{
++					Obj:  obj,
++					Kind: types.ObjectUpdateKindLeave,
++				})
++			}
++		}
++
+ 		if len(fu.ObjectSet) != 0 {
+ 			update.FilterSet = append(update.FilterSet, fu)
+ 		}
+PATCH
 printf '{"Replace": {"%s": "%s"}}\n' "$pc_src" "$overlay/property_collector.go" >"$overlay/overlay.json"
 
 tmp=$(mktemp "$out.XXXXXX")

@@ -140,6 +140,16 @@ class LabControl:
         """Disconnect or reconnect a host (runtime.connectionState, and its VMs')."""
         self._call("host/connection", {"host": host, "connected": connected})
 
+    def set_link(self, host: str, vmnic: str, up: bool) -> None:
+        """Take a physical NIC's link down or up (``config.network.pnic[].linkSpeed``
+        unset or set, seen by the property collector); without link it hears nobody."""
+        self._call("host/link", {"host": host, "vmnic": vmnic, "up": up})
+
+    def set_bulk_hint_empty(self, host: str, empty: bool = True) -> None:
+        """Make ``host`` answer QueryNetworkHint without devices with nothing (it still
+        answers per vmnic), as some ESXi builds do."""
+        self._call("host/bulk-hint", {"host": host, "empty": empty})
+
     def add_vm(
         self, name: str, host: str, nics: Sequence[dict[str, Any]], power: str = "on"
     ) -> str:

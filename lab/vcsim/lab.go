@@ -1,7 +1,8 @@
 // The lab's front: every SOAP request passes through here before the simulator.
 // It counts requests by method, can stall a method (to test watchdogs), and answers
 // QueryNetworkHint with CDP and LLDP neighbours from lab state, which the simulator
-// does not know. Everything else goes to govmomi's simulator unchanged.
+// does not know (per vmnic when the call names devices; none for a NIC without link;
+// nothing at all, for a host switched to, when the call names none). Everything else goes to govmomi's simulator unchanged.
 //
 // It must never wrap simulator objects with simulator.Map.Put (that breaks property
 // retrieval of the wrapped object) and never change a request on its way through.
@@ -58,8 +59,9 @@ type Lab struct {
 	vms          map[string]types.ManagedObjectReference
 	macSeq       int
 
-	nmu       sync.Mutex // guards neighbors
+	nmu       sync.Mutex // guards neighbors and bulkEmpty
 	neighbors map[string]map[string]NeighborSpec
+	bulkEmpty map[string]bool // hosts whose QueryNetworkHint without devices answers nothing
 
 	cmu      sync.Mutex // guards counts, stalls, sessions
 	counts   map[string]int64
@@ -82,6 +84,7 @@ func newLab(s *Scenario, client *vim25.Client, dataDir string) *Lab {
 		dvpgs:        map[string]dvpgInfo{},
 		vms:          map[string]types.ManagedObjectReference{},
 		neighbors:    map[string]map[string]NeighborSpec{},
+		bulkEmpty:    map[string]bool{},
 		counts:       map[string]int64{},
 		stalls:       map[string]chan struct{}{},
 		sessions:     map[string]bool{},
@@ -356,6 +359,9 @@ func (l *Lab) hintInfo(hostName string, pnics []types.PhysicalNic, devices []str
 	}
 	l.nmu.Lock()
 	defer l.nmu.Unlock()
+	if len(wanted) == 0 && l.bulkEmpty[hostName] {
+		return nil
+	}
 	var out []types.PhysicalNicHintInfo
 	for _, pnic := range pnics {
 		if len(wanted) > 0 && !wanted[pnic.Device] {
@@ -363,6 +369,9 @@ func (l *Lab) hintInfo(hostName string, pnics []types.PhysicalNic, devices []str
 		}
 		info := types.PhysicalNicHintInfo{Device: pnic.Device}
 		n := l.neighbors[hostName][pnic.Device]
+		if pnic.LinkSpeed == nil {
+			n = NeighborSpec{} // no link, no frames: nobody heard
+		}
 		if c := n.CDP; c != nil {
 			ttl := c.TTL
 			if ttl == 0 {
