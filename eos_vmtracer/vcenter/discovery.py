@@ -138,10 +138,11 @@ class Discovery:
         self._after_ask(h, now)
 
     def refresh(self, host: Optional[str] = None) -> None:
-        """Ask ``host`` (None: every host heard here) at once."""
+        """Ask ``host`` (None: every host; the switch began sending CDP on new ports, so
+        any of them may hear it now) at once."""
         now = self._clock()
         for m, h in self._hosts.items():
-            if m == host or (host is None and h.heard_here):
+            if host is None or m == host:
                 self._make_urgent(h, now)
 
     def room(self) -> int:

@@ -211,8 +211,7 @@ class VcenterSession:
         return self._snapshot
 
     def request_hint_refresh(self, host_moid: Optional[str] = None) -> None:
-        """Ask QueryNetworkHint again now, for one host or (None) for every host
-        (scoped: for every host heard here, or one host)."""
+        """Ask QueryNetworkHint again now, for one host or (None) for every host."""
         with self._lock:
             for host in [host_moid] if host_moid else list(self._hint_due):
                 if host in self._hint_due:

@@ -62,6 +62,7 @@ func (l *Lab) controlMux() *http.ServeMux {
 	}
 	handle("/lab/state", func(ctx context.Context, _ json.RawMessage) (interface{}, error) { return l.state(), nil })
 	handle("/lab/counters", func(ctx context.Context, _ json.RawMessage) (interface{}, error) { return l.counters(), nil })
+	handle("/lab/bytes", func(ctx context.Context, _ json.RawMessage) (interface{}, error) { return l.sentBytes(), nil })
 	handle("/lab/counters/reset", func(ctx context.Context, _ json.RawMessage) (interface{}, error) {
 		l.resetCounters()
 		return nil, nil

@@ -56,6 +56,14 @@ class LabControl:
         """SOAP requests received, by method (plus ``"GET /path"`` for plain requests)."""
         return {str(k): int(v) for k, v in self._call("counters").items()}
 
+    def sent_bytes(self) -> dict[str, int]:
+        """Response bytes sent to clients, by SOAP method (reset with the counters)."""
+        return {str(k): int(v) for k, v in self._call("bytes")["bytes"].items()}
+
+    def update_answers(self) -> int:
+        """WaitForUpdatesEx answers that carried updates (reset with the counters)."""
+        return int(self._call("bytes")["update_answers"])
+
     def reset_counters(self) -> None:
         self._call("counters/reset", {})
 

@@ -63,8 +63,10 @@ type Lab struct {
 	neighbors map[string]map[string]NeighborSpec
 	bulkEmpty map[string]bool // hosts whose QueryNetworkHint without devices answers nothing
 
-	cmu      sync.Mutex // guards counts, stalls, sessions
+	cmu      sync.Mutex // guards counts, bytes, stalls, sessions
 	counts   map[string]int64
+	bytes    map[string]int64 // response bytes sent, by method
+	changes  int64            // WaitForUpdatesEx answers that carried updates
 	stalls   map[string]chan struct{}
 	sessions map[string]bool
 
@@ -86,6 +88,7 @@ func newLab(s *Scenario, client *vim25.Client, dataDir string) *Lab {
 		neighbors:    map[string]map[string]NeighborSpec{},
 		bulkEmpty:    map[string]bool{},
 		counts:       map[string]int64{},
+		bytes:        map[string]int64{},
 		stalls:       map[string]chan struct{}{},
 		sessions:     map[string]bool{},
 	}
@@ -164,7 +167,37 @@ func (l *Lab) counters() map[string]int64 {
 func (l *Lab) resetCounters() {
 	l.cmu.Lock()
 	l.counts = map[string]int64{}
+	l.bytes = map[string]int64{}
+	l.changes = 0
 	l.cmu.Unlock()
+}
+
+// sentBytes is the response bytes sent since the last reset, by SOAP method, and how
+// many long-poll answers carried updates (an idle one carries none).
+func (l *Lab) sentBytes() map[string]interface{} {
+	l.cmu.Lock()
+	defer l.cmu.Unlock()
+	out := make(map[string]int64, len(l.bytes))
+	for k, v := range l.bytes {
+		out[k] = v
+	}
+	return map[string]interface{}{"bytes": out, "update_answers": l.changes}
+}
+
+// countingWriter counts the body bytes of a response, for sentBytes.
+type countingWriter struct {
+	http.ResponseWriter
+	n       int64
+	updates bool // the body names a filterSet: an UpdateSet with changes
+}
+
+func (c *countingWriter) Write(b []byte) (int, error) {
+	n, err := c.ResponseWriter.Write(b)
+	c.n += int64(n)
+	if !c.updates && bytes.Contains(b, []byte("filterSet>")) {
+		c.updates = true
+	}
+	return n, err
 }
 
 // setStall makes requests for method wait (on) until it is cleared (off).
@@ -235,6 +268,16 @@ func (l *Lab) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	l.noteSession(r)
 	l.waitStall(r, req.method)
 	r.Body = io.NopCloser(bytes.NewReader(body))
+	cw := &countingWriter{ResponseWriter: w}
+	defer func() {
+		l.cmu.Lock()
+		l.bytes[req.method] += cw.n
+		if cw.updates && req.method == "WaitForUpdatesEx" {
+			l.changes++
+		}
+		l.cmu.Unlock()
+	}()
+	w = cw
 	switch req.method {
 	case "QueryNetworkHint":
 		l.queryNetworkHint(w, r, req)

@@ -56,6 +56,7 @@ class Timings:
     cdp_interval: float = 1.0
     cdp_holdtime: int = 10
     hint_interval: float = 1.0
+    discovery_interval: float = 60.0
 
 
 @dataclass(frozen=True)

@@ -174,3 +174,16 @@ def test_next_due_says_when_to_wake() -> None:
     ask_all(d, {"h"})
     when = d.next_due()
     assert when is not None and clock.now < when <= clock.now + 60
+
+
+def test_a_refresh_asks_every_host_or_one_at_once() -> None:
+    clock = Clock()
+    d = make(clock)
+    d.update({"a": sig(), "b": sig()})
+    ask_all(d, {"a"})
+    clock.now += 1
+    assert d.due() == []
+    d.refresh("b")
+    assert ask_all(d, {"a"}) == ["b"]
+    d.refresh()  # the switch sends CDP on new ports: anyone may hear it now
+    assert sorted(ask_all(d, {"a"})) == ["a", "b"]
