@@ -201,7 +201,46 @@ patch --quiet --forward --no-backup-if-mismatch "$overlay/property_collector.go"
  			update.FilterSet = append(update.FilterSet, fu)
  		}
 PATCH
-printf '{"Replace": {"%s": "%s"}}\n' "$pc_src" "$overlay/property_collector.go" >"$overlay/overlay.json"
+# A fourth, in the registry: every session's property collector has the singleton's
+# reference, and update handlers were kept by reference, so only the last session to
+# wait got updates (a second client silently starved the first). Keyed per instance.
+reg_src=$gopath/src/github.com/vmware/govmomi/simulator/registry.go
+cp "$reg_src" "$overlay/registry.go"
+patch --quiet --forward --no-backup-if-mismatch "$overlay/registry.go" <<'PATCH' \
+  || die "the simulator's handler patch does not apply to $reg_src (another govmomi version?)"
+--- a/simulator/registry.go
++++ b/simulator/registry.go
+@@ -141,17 +141,25 @@
+ // AddHandler adds a RegisterObject handler to the Registry.
+ func (r *Registry) AddHandler(h RegisterObject) {
+ 	r.m.Lock()
+-	r.handlers[h.Reference()] = h
++	r.handlers[handlerKey(h)] = h
+ 	r.m.Unlock()
+ }
+ 
+ // RemoveHandler removes a RegisterObject handler from the Registry.
+ func (r *Registry) RemoveHandler(h RegisterObject) {
+ 	r.m.Lock()
+-	delete(r.handlers, h.Reference())
++	delete(r.handlers, handlerKey(h))
+ 	r.m.Unlock()
+ }
+ 
++// handlerKey tells apart handlers that share a reference (each session's property
++// collector has the singleton's). eos-vmtracer lab.
++func handlerKey(h RegisterObject) types.ManagedObjectReference {
++	ref := h.Reference()
++	ref.Value = fmt.Sprintf("%s@%p", ref.Value, h)
++	return ref
++}
++
+ // NewEntity sets Entity().Self with a new, unique Value.
+ // Useful for creating object instances from templates.
+ func (r *Registry) NewEntity(item mo.Entity) mo.Entity {
+PATCH
+printf '{"Replace": {"%s": "%s", "%s": "%s"}}\n' "$pc_src" "$overlay/property_collector.go" \
+  "$reg_src" "$overlay/registry.go" >"$overlay/overlay.json"
 
 tmp=$(mktemp "$out.XXXXXX")
 trap 'rm -f "$tmp"' EXIT
