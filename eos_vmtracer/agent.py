@@ -28,6 +28,7 @@ from eos_vmtracer import status as status_mod
 from eos_vmtracer.config import Config
 from eos_vmtracer.history import Event, History
 from eos_vmtracer.ledger import Ledger, LedgerStore
+from eos_vmtracer.messages import Message, emit
 from eos_vmtracer.model import Inventory, SessionInventory, SwitchFacts
 from eos_vmtracer.planner import Plan, applied, plan
 from eos_vmtracer.vlans import VlanSet
@@ -172,11 +173,12 @@ class Agent:
         """Run until :meth:`stop`; returns after a clean shutdown."""
         self._ledger = self._store.load()
         self._history_safe([Event(self._clock(), "start", reason=f"pid {os.getpid()}")])
-        log.info(
-            "%%VMTRACER-6-START: watching %d session(s), %d interface(s)%s",
-            len(self._sessions),
-            len(self.config.switch.interfaces),
-            " (DRY RUN: nothing will be changed)" if self.config.switch.dry_run else "",
+        emit(
+            log,
+            Message.START,
+            sessions=len(self._sessions),
+            interfaces=len(self.config.switch.interfaces),
+            dry_run=" (DRY RUN: nothing will be changed)" if self.config.switch.dry_run else "",
         )
         for session in self._sessions:
             session.start()
@@ -273,7 +275,7 @@ class Agent:
             return None
         except OSError as e:
             # The ledger could not be written: nothing was applied (see _apply).
-            log.error("%%VMTRACER-3-STATE_ERROR: %s: %s", e.filename or "state_dir", e.strerror)
+            emit(log, Message.STATE_ERROR, path=e.filename or "state_dir", error=e.strerror)
             self._finish(started, "error", f"state: {e.strerror}")
             self._backoff_until = self._mono() + 10.0
             return None
@@ -328,24 +330,24 @@ class Agent:
             missing = change.add - allowed
             left = change.remove & allowed
             if missing or left:
-                log.error(
-                    "%%VMTRACER-3-VERIFY: %s after commit: %s%s",
-                    change.interface,
-                    f"VLANs {missing} missing " if missing else "",
-                    f"VLANs {left} still allowed" if left else "",
+                emit(
+                    log,
+                    Message.VERIFY,
+                    interface=change.interface,
+                    problem=(f"VLANs {missing} missing " if missing else "")
+                    + (f"VLANs {left} still allowed" if left else ""),
                 )
                 self._facts = None  # read again next time
 
     # -- records --------------------------------------------------------------------------
     def _record_success(self, p: Plan, now: float) -> None:
         events: list[Event] = []
-        tag = "%VMTRACER-5"
         by_name: dict[str, list[int]] = {}
         for v, name in sorted(p.create_vlans.items()):
             by_name.setdefault(name, []).append(v)
         for name, vlans in by_name.items():
             created = VlanSet(vlans)
-            log.info("%s-VLAN_CREATE: created VLAN %s (name %s)", tag, created, name)
+            emit(log, Message.VLAN_CREATE, vlans=created, name=name)
             events.append(
                 Event(now, "create-vlan", vlans=str(created), reason=f"needed; name {name}")
             )
@@ -354,12 +356,7 @@ class Agent:
                 repaired = VlanSet(v for v in change.add if (change.interface, v) in p.repairs)
                 if repaired:
                     self._counters["drift_repairs"] += len(repaired)
-                    log.warning(
-                        "%%VMTRACER-4-DRIFT: %s: VLAN %s was removed by someone else and is"
-                        " still needed; put it back",
-                        change.interface,
-                        repaired,
-                    )
+                    emit(log, Message.DRIFT, interface=change.interface, vlans=repaired)
                     events.append(
                         Event(
                             now,
@@ -377,27 +374,23 @@ class Agent:
                     ]
                 )
                 self._counters["vlans_added"] += len(change.add)
-                log.info(
-                    "%s-VLAN_ADD: %s: added VLAN %s (%s)", tag, change.interface, change.add, why
-                )
+                emit(log, Message.VLAN_ADD, interface=change.interface, vlans=change.add, why=why)
                 events.append(Event(now, "add", change.interface, str(change.add), why))
             if change.remove:
                 why = _summary(
                     [p.remove_reasons.get((change.interface, v), "") for v in change.remove]
                 )
                 self._counters["vlans_removed"] += len(change.remove)
-                log.info(
-                    "%s-VLAN_REMOVE: %s: removed VLAN %s (%s)",
-                    tag,
-                    change.interface,
-                    change.remove,
-                    why,
+                emit(
+                    log,
+                    Message.VLAN_REMOVE,
+                    interface=change.interface,
+                    vlans=change.remove,
+                    why=why,
                 )
                 events.append(Event(now, "remove", change.interface, str(change.remove), why))
         for v in p.delete_vlans:
-            log.info(
-                "%s-VLAN_DELETE: deleted VLAN %d (created by vmtracer, no longer used)", tag, v
-            )
+            emit(log, Message.VLAN_DELETE, vlan=v)
             events.append(
                 Event(now, "delete-vlan", vlans=str(v), reason="created by vmtracer, unused")
             )
@@ -406,7 +399,7 @@ class Agent:
         self._history_safe(events)
 
     def _record_failure(self, p: Plan, now: float, error: Exception) -> None:
-        log.error("%%VMTRACER-3-APPLY_FAILED: switch unchanged or re-read next: %s", error)
+        emit(log, Message.APPLY_FAILED, error=error)
         touched = ", ".join(c.interface for c in p.changes[:8])
         self._history_safe([Event(now, "error", touched, reason=str(error))])
 
@@ -424,9 +417,7 @@ class Agent:
                 )
                 if part
             )
-            log.info(
-                "%%VMTRACER-5-WITHHELD: %s: would %s (%s)", w.interface or "vlans", what, w.why
-            )
+            emit(log, Message.WITHHELD, interface=w.interface or "vlans", what=what, why=w.why)
 
     def _history_safe(self, events: list[Event]) -> None:
         try:
@@ -444,14 +435,14 @@ class Agent:
 
     def _switch_ok(self) -> None:
         if not self._switch_state["reachable"]:
-            log.info("%VMTRACER-6-EAPI_OK: eAPI answers")
+            emit(log, Message.EAPI_OK)
             self._switch_state = {"reachable": True, "error": "", "since": self._clock()}
         self._backoff = 0.0
         self._backoff_until = 0.0
 
     def _switch_failed(self, error: str, permanent: bool) -> None:
         if self._switch_state["reachable"] or self._switch_state["error"] != error:
-            log.error("%%VMTRACER-3-EAPI_ERROR: %s", error)
+            emit(log, Message.EAPI_ERROR, error=error)
             self._switch_state = {"reachable": False, "error": error, "since": self._clock()}
         self._backoff = BACKOFF_MAX if permanent else min(BACKOFF_MAX, max(1.0, self._backoff * 2))
         delay = self._backoff * random.uniform(0.8, 1.2)
@@ -538,7 +529,7 @@ class Agent:
 
     # -- shutdown -------------------------------------------------------------------------
     def _shutdown(self) -> None:
-        log.info("%VMTRACER-6-STOP: stopping")
+        emit(log, Message.STOP)
         for session in self._sessions:
             try:
                 session.stop()

@@ -4,8 +4,12 @@ What this module is for: parse the command line, load the configuration, call
 into the agent, status and explain modules, and turn every known error into one
 line on stderr and an exit status (see :class:`ExitStatus`).
 
-It must never print a traceback for a user error, never print a secret, and
-never change the switch except in ``run``.
+Text from outside (names from vCenter, eAPI's answers, error texts, paths) is
+printed through :func:`say` (escaped once by :func:`eos_vmtracer.shown.shown`);
+the renderers' tables and ``--json`` documents are printed as they are.
+
+It must never print a traceback for a user error, never print a secret, never
+print a line from outside unescaped, and never change the switch except in ``run``.
 """
 
 from __future__ import annotations
@@ -20,6 +24,7 @@ import click
 
 from eos_vmtracer import __version__
 from eos_vmtracer.config import Config, ConfigError, default_path, load
+from eos_vmtracer.shown import shown
 
 
 class ExitStatus(enum.IntEnum):
@@ -43,8 +48,13 @@ F = TypeVar("F", bound=Callable[..., Any])
 
 def fail(message: str, status: ExitStatus = ExitStatus.FAILURE) -> NoReturn:
     """Print ``message`` as ``vmtracer: message`` on stderr and exit."""
-    click.echo(f"vmtracer: {message}", err=True)
+    say(f"vmtracer: {message}", err=True)
     sys.exit(int(status))
+
+
+def say(line: str, err: bool = False) -> None:
+    """Print one line for a person, escaped (it may hold text from outside)."""
+    click.echo(shown(line), err=err)
 
 
 def load_config(path: Optional[str]) -> Config:
@@ -80,18 +90,18 @@ def check(config_path: Optional[str], offline: bool, timeout: float) -> None:
     """Validate the configuration, then reach eAPI and every vCenter."""
     config = load_config(config_path)
     s = config.switch
-    click.echo(f"{config.source}: configuration is valid")
-    click.echo(f"  interfaces : {len(s.interfaces)} ({_first_last(s.interfaces)})")
+    say(f"{config.source}: configuration is valid")
+    say(f"  interfaces : {len(s.interfaces)} ({_first_last(s.interfaces)})")
     if s.uplinks:
-        click.echo(f"  uplinks    : {', '.join(s.uplinks)}")
-    click.echo(f"  eAPI       : {s.eapi_transport}")
-    click.echo(
+        say(f"  uplinks    : {', '.join(s.uplinks)}")
+    say(f"  eAPI       : {s.eapi_transport}")
+    say(
         f"  removal    : after {s.remove_delay:g}s"
         + ("  (DRY RUN: nothing will be changed)" if s.dry_run else "")
     )
     for sess in config.sessions:
         mode = "" if sess.autovlan else "  (autovlan off: report only)"
-        click.echo(f"  session {sess.name}: {sess.url} vlans {sess.allowed_vlans}{mode}")
+        say(f"  session {sess.name}: {sess.url} vlans {sess.allowed_vlans}{mode}")
     if offline:
         return
     from eos_vmtracer.oneshot import collect
@@ -102,20 +112,20 @@ def check(config_path: Optional[str], offline: bool, timeout: float) -> None:
         f = found.facts
         present = [n for n in s.interfaces + s.uplinks if n in f.interfaces]
         trunks = [n for n in present if f.interfaces[n].mode == "trunk"]
-        click.echo(
+        say(
             f"eAPI: ok: {f.hostname} ({f.model}, EOS {f.version}); {len(present)} of"
             f" {len(s.interfaces) + len(s.uplinks)} configured interfaces exist,"
             f" {len(trunks)} are trunks"
         )
     else:
         ok = False
-        click.echo(f"eAPI: FAILED: {found.switch_error}")
+        say(f"eAPI: FAILED: {found.switch_error}")
     for snap in found.inventory.sessions:
         if snap.name in found.session_errors:
             ok = False
-            click.echo(f"vCenter {snap.name}: FAILED: {found.session_errors[snap.name]}")
+            say(f"vCenter {snap.name}: FAILED: {found.session_errors[snap.name]}")
         else:
-            click.echo(
+            say(
                 f"vCenter {snap.name}: ok: {_count(len(snap.hosts), 'host')},"
                 f" {_count(len(snap.vms), 'VM')}"
             )
@@ -173,7 +183,7 @@ def plan(config_path: Optional[str], timeout: float) -> None:
     if found.facts is None:
         fail(f"eAPI: {found.switch_error}")
     for name, why in sorted(found.session_errors.items()):
-        click.echo(f"! vCenter {name}: {why} (nothing it caused would be removed)", err=True)
+        say(f"! vCenter {name}: {why} (nothing it caused would be removed)", err=True)
     live = replace(config, switch=replace(config.switch, dry_run=False))
     p = make_plan(
         found.inventory, found.facts, live, peek_ledger(config.switch.state_dir), time.time()
@@ -181,24 +191,24 @@ def plan(config_path: Optional[str], timeout: float) -> None:
     for c in p.changes:
         for v in c.add:
             why = "; ".join(r.text() for r in p.add_reasons.get((c.interface, v), ())[:2])
-            click.echo(f"! {c.interface}: add {v}: {why}")
+            say(f"! {c.interface}: add {v}: {why}")
         if c.remove:
-            click.echo(f"! {c.interface}: remove {c.remove}: unneeded for remove_delay")
+            say(f"! {c.interface}: remove {c.remove}: unneeded for remove_delay")
     for w in p.withheld:
-        click.echo(
+        say(
             f"! withheld {w.interface or 'vlans'}: add {w.add or '-'}"
             f" remove {w.remove or '-'}: {w.why}"
         )
     for pend in p.pending:
         when = f"due in {pend.due - time.time():.0f}s" if pend.due else f"held: {pend.held}"
-        click.echo(f"! {pend.interface}: VLAN {pend.vlan} pending removal ({when})")
+        say(f"! {pend.interface}: VLAN {pend.vlan} pending removal ({when})")
     if p.empty():
-        click.echo("! nothing to change")
+        say("! nothing to change")
         return
     for line in plan_commands(p):
-        click.echo(line)
+        click.echo(line)  # an EOS command, built from validated values only
     if config.switch.dry_run:
-        click.echo("! dry_run = true: the agent would not apply this", err=True)
+        say("! dry_run = true: the agent would not apply this", err=True)
 
 
 SHOW_WHAT = ("sessions", "interfaces", "vms", "hosts", "history")

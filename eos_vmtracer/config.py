@@ -346,6 +346,8 @@ class LogConfig:
     """Least severe level logged: debug, info, warning or error."""
     syslog: bool = field(default=True, metadata=_parse_with(_boolean))
     """Also send messages (every change, with its reason) to the local syslog."""
+    syslog_socket: str = field(default="/dev/log", metadata=_parse_with(_directory))
+    """The local syslog's Unix socket (an absolute path)."""
 
 
 @dataclass(frozen=True)

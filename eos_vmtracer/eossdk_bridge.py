@@ -66,6 +66,8 @@ from eos_vmtracer.config import (
     from_mapping,
     read_toml,
 )
+from eos_vmtracer.messages import Message, emit
+from eos_vmtracer.shown import shown
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -259,7 +261,8 @@ def status_items(doc: Mapping[str, Any]) -> dict[str, str]:
     withheld = doc.get("withheld", [])
     if withheld:
         items["withheld"] = f"{len(withheld)} change(s) withheld; see vmtracer explain"
-    return {k: _clip(v) for k, v in items.items()}
+    # Shown by "show daemon": escaped like every human channel (names come from vCenter).
+    return {shown(k): _clip(shown(v)) for k, v in items.items()}
 
 
 # -- the controller (SDK thread only) ------------------------------------------------------
@@ -444,8 +447,8 @@ class Controller:
         try:
             config = config_from_options(self.port.options(), self.config_path, self.name)
         except ConfigError as e:
-            log.error("%%VMTRACER-3-CONFIG: %s", e)
-            self._set("config_error", str(e))
+            emit(log, Message.CONFIG, error=e)
+            self._set("config_error", shown(str(e)))
             if self._agent is None:
                 self._set("state", "waiting for a valid configuration")
                 self.port.schedule(RETRY_INVALID)
@@ -456,7 +459,7 @@ class Controller:
         if self._agent is not None:
             if config == self._agent.config and self._pending is None:
                 return
-            log.info("%VMTRACER-6-RESTART: configuration changed; restarting the agent")
+            emit(log, Message.RESTART)
             self._pending = config
             self._set("state", "restarting")
             self._agent.stop()
@@ -473,8 +476,8 @@ class Controller:
             os.makedirs(config.switch.run_dir, exist_ok=True)
             agent = self.make_agent(config)
         except Exception as e:  # bad eAPI settings, unwritable flash: say so, try again
-            log.error("%%VMTRACER-3-START: cannot start the agent: %s", e)
-            self._set("state", f"cannot start: {e}")
+            emit(log, Message.START_FAILED, error=e)
+            self._set("state", shown(f"cannot start: {e}"))
             self.port.schedule(RETRY_INVALID)
             return
         agent.observers.append(self.mailbox.post)
@@ -497,7 +500,7 @@ class Controller:
         try:
             agent.run()
         except BaseException:
-            log.exception("%VMTRACER-2-CRASH: the agent stopped on an unexpected error")
+            emit(log, Message.CRASH, exc_info=True)
             self._crashed = True
         finally:
             done.set()
@@ -640,9 +643,9 @@ def run(
     if sdk_module is None:
         sdk_module = importlib.import_module("eossdk")
 
-    logging.basicConfig(
-        level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
-    )
+    from eos_vmtracer import logsetup
+
+    logging.basicConfig(level=logging.INFO, handlers=[logsetup.stderr_handler()])
     name = daemon_name()
     sdk = sdk_module.Sdk(name)
     mailbox = Mailbox()

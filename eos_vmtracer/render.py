@@ -5,8 +5,14 @@ into the aligned tables ``vmtracer show`` prints (a header, dashes under it, one
 row per item, as EOS does) and into the sentences of ``vmtracer explain``. The
 EOS CLI extension uses the same functions, so both say the same thing.
 
-It must never read files or the clock on its own (``now`` is passed in), and
-never invent data the status does not hold.
+Every line is escaped here (:func:`eos_vmtracer.shown.shown`), cell by cell in
+tables and line by line elsewhere: names from vCenter and error texts can neither
+start a line nor send a terminal control sequence, on ``vmtracer show``,
+``explain`` or the EOS CLI (privilege 1).
+
+It must never read files or the clock on its own (``now`` is passed in), never
+invent data the status does not hold, and never return a line it has not escaped
+(nor escape one twice: callers print what it returns as it is).
 """
 
 from __future__ import annotations
@@ -14,12 +20,13 @@ from __future__ import annotations
 import time
 from typing import Any, Iterable, Mapping, Optional, Sequence
 
+from eos_vmtracer.shown import shown
 from eos_vmtracer.vlans import VlanSet
 
 
 def table(headers: Sequence[str], rows: Iterable[Sequence[Any]]) -> str:
-    """An EOS-style table: aligned columns, dashes under each header."""
-    cells = [[str(c) for c in row] for row in rows]
+    """An EOS-style table: aligned columns, dashes under each header; every cell escaped."""
+    cells = [[shown(str(c)) for c in row] for row in rows]
     widths = [len(h) for h in headers]
     for row in cells:
         for i, cell in enumerate(row):
@@ -133,7 +140,7 @@ def interfaces_table(doc: Mapping[str, Any], now: float) -> str:
         else:
             when = f"kept while {v['held']}"
         notes.append(f"* VLAN {v['vlan']} (created by vmtracer) is used by nothing: {when}")
-    return out + ("\n" + "\n".join(notes) if notes else "")
+    return out + ("\n" + _lines(notes) if notes else "")
 
 
 def hosts_table(doc: Mapping[str, Any], now: float) -> str:
@@ -192,6 +199,11 @@ def history_table(events: Sequence[Mapping[str, Any]]) -> str:
     return table(("Time", "Action", "Interface", "VLANs", "Reason"), rows)
 
 
+def _lines(lines: Iterable[str]) -> str:
+    """Lines of text, each escaped, one per line."""
+    return "\n".join(shown(line) for line in lines)
+
+
 def _cut(text: str, width: int = 120) -> str:
     """A long reason, shortened for a table (``--json`` keeps it whole)."""
     if not text:
@@ -209,7 +221,7 @@ def _preamble(doc: Mapping[str, Any], now: float) -> str:
     sw = doc.get("switch", {})
     if not sw.get("reachable", True):
         lines.append(f"eAPI unreachable since {clock(sw.get('since'))}: {sw.get('error', '')}")
-    return "\n".join(lines) + ("\n\n" if lines else "")
+    return _lines(lines) + ("\n\n" if lines else "")
 
 
 # -- explain ---------------------------------------------------------------------------
@@ -249,7 +261,7 @@ def explain(doc: Mapping[str, Any], interface: str, vlan: Optional[int], now: fl
             lines.extend(_explain_vlan(doc, entry, v, now, brief=True))
     else:
         lines.extend(_explain_vlan(doc, entry, vlan, now, brief=False))
-    return "\n".join(lines)
+    return _lines(lines)
 
 
 def _cabled(doc: Mapping[str, Any], interface: str) -> list[str]:

@@ -5,7 +5,10 @@ the commands, :func:`Plugin` registers one class per command). Each handler read
 the running agent's status document, the same one ``vmtracer show`` reads, and
 returns the part its command shows, shaped as the command's ``outputSchema`` says
 (so eAPI answers JSON); ``render`` prints it as the same EOS-style table as
-``vmtracer show``.
+``vmtracer show``. That text is escaped by the renderers, and the ``% ...`` errors
+here are escaped too (:func:`eos_vmtracer.shown.shown`): this runs at privilege 1,
+where a name from vCenter must not reach the terminal raw. The JSON keeps raw
+values (JSON escapes on its own).
 
 It must never change anything (the switch, a file, the agent), never raise into
 the CLI (a missing or stale agent is one ``% ...`` error), and never shadow EOS's
@@ -102,6 +105,16 @@ def view(doc: Dict[str, Any], section: str) -> Dict[str, Any]:
     }
 
 
+def _shown(text: str) -> str:
+    """``text`` escaped for the terminal; never raises (the package may be missing)."""
+    try:
+        _ensure_package()
+        from eos_vmtracer.shown import shown
+    except Exception:
+        return "vm-tracer: the eos-vmtracer package cannot be loaded"
+    return shown(text)
+
+
 class ShowVmTracer(CliExtension.ShowCommandClass):
     """``show vm-tracer SECTION``; subclasses set ``section``."""
 
@@ -116,11 +129,11 @@ class ShowVmTracer(CliExtension.ShowCommandClass):
             try:
                 doc = read_status(directory)
             except StatusUnavailable as e:
-                ctx.addError(f"vm-tracer: {e}")
+                ctx.addError(_shown(f"vm-tracer: {e}"))
                 return None
             return view(doc, self.section)
         except Exception as e:  # never a traceback in the CLI
-            ctx.addError(f"vm-tracer: cannot read the agent's status: {e}")
+            ctx.addError(_shown(f"vm-tracer: cannot read the agent's status: {e}"))
             return None
 
     def render(self, data: Dict[str, Any]) -> None:

@@ -147,6 +147,7 @@ type VMNicSpec struct {
 	Opaque      string `json:"opaque"`
 	Connected   *bool  `json:"connected"`
 	Mac         string `json:"mac"`
+	Label       string `json:"label"` // default "Network adapter N"
 }
 
 func loadScenario(path string) (*Scenario, error) {
@@ -674,7 +675,11 @@ func (l *Lab) addVM(ctx context.Context, v VMSpec) (types.ManagedObjectReference
 		}
 		card := dev.(types.BaseVirtualEthernetCard).GetVirtualEthernetCard()
 		card.Key = int32(4000 + i)
-		card.DeviceInfo = &types.Description{Label: fmt.Sprintf("Network adapter %d", i+1), Summary: "lab"}
+		label := n.Label
+		if label == "" {
+			label = fmt.Sprintf("Network adapter %d", i+1)
+		}
+		card.DeviceInfo = &types.Description{Label: label, Summary: "lab"}
 		card.Connectable = connectInfo(n.Connected)
 		card.AddressType = string(types.VirtualEthernetCardMacTypeManual)
 		card.MacAddress = n.Mac

@@ -26,7 +26,10 @@ What runs:
 - the CDP bridge (:class:`~lab.world.bridge.NeighborBridge`): what each host's
   lldpd heard becomes what its vCenter answers to ``QueryNetworkHint``;
 - the agent, in the switch namespace, with the default kernel naming (no
-  ``kernel_interfaces`` override): its CDP frames are the only source of cabling.
+  ``kernel_interfaces`` override): its CDP frames are the only source of cabling;
+  its stderr goes to a file (:meth:`World.agent_log`) and, with
+  ``capture_syslog=True``, its syslog records to a socket of the world's
+  (:meth:`World.syslog`).
 
 It must never touch what it did not create (namespaces, links and addresses carry a
 per-run tag; processes are stopped by the handles it holds, never by name), and
@@ -41,12 +44,15 @@ import ipaddress
 import json
 import os
 import random
+import re
 import select
 import shutil
 import signal
+import socket
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from pathlib import Path
 from typing import Any, Callable, Optional
@@ -90,6 +96,7 @@ class World:
         *,
         workdir: Optional[str] = None,
         python: str = sys.executable,
+        capture_syslog: bool = False,
     ) -> None:
         topology.validate()
         self.topology = topology
@@ -114,6 +121,11 @@ class World:
         self._agent: Optional[subprocess.Popen[Any]] = None
         self._agent_runs = 0
         self._started = False
+        self.capture_syslog = capture_syslog
+        self.syslog_socket = str(self.workdir / "syslog.sock")
+        self._syslog: Optional[socket.socket] = None
+        self._syslog_records: list[bytes] = []
+        self._syslog_thread: Optional[threading.Thread] = None
 
     # == life cycle ===========================================================================
     def start(self, timeout: float = 60.0) -> World:
@@ -128,6 +140,8 @@ class World:
             self._start_vcenters(timeout)
             self._start_emulator(timeout)
             self._start_hosts()
+            if self.capture_syslog:
+                self._start_syslog()
             self._write_config()
             self.bridge = NeighborBridge(
                 self.hosts,
@@ -167,6 +181,7 @@ class World:
             attempt("mgmt link", lambda: run(["ip", "link", "del", self.mgmt_ifname], check=False))
             self.mgmt_ifname = ""
         attempt("eAPI emulator", self._stop_emulator)
+        attempt("syslog", self._stop_syslog)
         for name, lab in list(self.vcenters.items()):
             attempt(f"vCenter {name}", lab.stop)
         self.vcenters.clear()
@@ -283,7 +298,10 @@ class World:
     def _start_hosts(self) -> None:
         assert self.switch_ns is not None
         for name in self.topology.hosts():
-            host = HostNamespace(name, switch=self.switch_ns)
+            # The namespace's label is made of the host's name, which may be anything
+            # a vCenter allows (the escaping tests use control characters).
+            label = re.sub(r"[^A-Za-z0-9_-]", "", name)[:12] or "host"
+            host = HostNamespace(label, switch=self.switch_ns)
             self.hosts[name] = host
             host.create()
             for cable in self.topology.cables:
@@ -302,6 +320,38 @@ class World:
             ["ip", "link", "add", ifname, "type", "veth", "peer", "name", "x" + ifname]
         )
         self.switch_ns.set_link(ifname, True)
+
+    def _start_syslog(self) -> None:
+        """A datagram socket standing in for ``/dev/log``; a thread keeps every record."""
+        sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+        sock.bind(self.syslog_socket)
+        os.chmod(self.syslog_socket, 0o666)
+        sock.settimeout(0.2)
+        self._syslog = sock
+
+        def receive() -> None:
+            while self._syslog is sock:
+                try:
+                    self._syslog_records.append(sock.recv(65536))
+                except socket.timeout:
+                    continue
+                except OSError:
+                    return
+
+        self._syslog_thread = threading.Thread(target=receive, name="lab-syslog", daemon=True)
+        self._syslog_thread.start()
+
+    def _stop_syslog(self) -> None:
+        sock, self._syslog = self._syslog, None
+        if self._syslog_thread is not None:
+            self._syslog_thread.join(5)
+            self._syslog_thread = None
+        if sock is not None:
+            sock.close()
+
+    def syslog(self) -> list[bytes]:
+        """Every syslog record the agent sent (``capture_syslog=True``), as it sent it."""
+        return list(self._syslog_records)
 
     def recable(self, host: str, vmnic: str, port: str, unplugged_for: float = 1.0) -> None:
         """Unplug ``host``'s ``vmnic`` and, ``unplugged_for`` seconds later (moving a cable
@@ -353,7 +403,8 @@ class World:
             f"holdtime = {t.cdp_holdtime}",
             "",
             "[log]",
-            "syslog = false",
+            f"syslog = {'true' if self.capture_syslog else 'false'}",
+            f"syslog_socket = {q(self.syslog_socket)}",
         ]
         for vc in self.topology.vcenters:
             lab = self.vcenters[vc.name]

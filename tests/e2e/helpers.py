@@ -72,7 +72,7 @@ def config_changes(requests: Iterable[dict[str, Any]]) -> list[Change]:
 
 
 def _outcome(req: dict[str, Any], cmds: list[str]) -> str:
-    """"ok" when the request's configuration took effect: it all ran, or it failed only
+    """ "ok" when the request's configuration took effect: it all ran, or it failed only
     after its ``commit`` (the agent reads the facts after the commit in the same
     request, and an optional show there may fail)."""
     result = str(req.get("result", "?"))
