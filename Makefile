@@ -15,12 +15,13 @@ APT_PACKAGES := golang-go golang-github-vmware-govmomi-dev lldpd tshark iproute2
 VCSIM := $(BUILD)/vcsim-lab
 PYTEST_ARGS ?=
 
-.PHONY: help test lint unit tests39 deps apt venv demo bench swix clean lab
+.PHONY: help test lint unit tests39 deps apt venv demo bench soak swix clean lab cli-yaml
 
 help:
 	@echo "make test   - install what is needed, lint, run every test"
 	@echo "make demo   - start the lab and show VLANs following VMs"
-	@echo "make bench  - run the benchmarks (JSON on stdout)"
+	@echo "make bench  - run the benchmarks (only JSON on stdout: make bench > result.json)"
+	@echo "make soak   - 8 vCenters, 10,000 VMs churning 10 minutes against the agent (JSON)"
 	@echo "make swix   - build the EOS extension into dist/"
 
 apt:
@@ -60,6 +61,12 @@ lint: venv
 	$(VENV)/bin/ruff check eos_vmtracer tests bench extension lab
 	$(VENV)/bin/mypy
 	$(VENV)/bin/vermin -q --no-tips --violations -t=3.9- eos_vmtracer extension
+	$(VENV)/bin/vermin -q --no-tips --violations -t=2.7- -t=3.9- extension/cli/EosVmTracerCli.py
+	$(VENV)/bin/python extension/cli_yaml.py --check
+
+# The EOS CLI extension's YAML, generated from eos_vmtracer/views.py and its types.
+cli-yaml: venv
+	$(VENV)/bin/python extension/cli_yaml.py
 
 unit: venv
 	$(VENV)/bin/python -m pytest -q tests/unit $(PYTEST_ARGS)
@@ -80,8 +87,21 @@ test: deps lint unit tests39
 demo: deps
 	$(if $(PY39),$(VENV39),$(VENV))/bin/python -m lab.demo
 
-bench: deps
-	$(if $(PY39),$(VENV39),$(VENV))/bin/python -m bench
+# stdout is the benchmarks' JSON alone (make bench > result.json): installing what is
+# missing, and make's own recipe lines, go to stderr. BENCH_ARGS="--quick --only planner".
+BENCH_ARGS ?=
+bench:
+	@$(MAKE) --no-print-directory deps >&2
+	@$(if $(PY39),$(VENV39),$(VENV))/bin/python -m bench $(BENCH_ARGS)
+
+# Not part of `make test`. Size and pace: make soak SOAK_DURATION=30 SOAK_VMS=400 ...
+SOAK_DURATION ?= 600
+SOAK_VMS ?= 10000
+SOAK_SESSIONS ?= 8
+SOAK_RATE ?= 20
+soak: deps
+	$(if $(PY39),$(VENV39),$(VENV))/bin/python -m bench.soak --duration $(SOAK_DURATION) \
+	  --vms $(SOAK_VMS) --sessions $(SOAK_SESSIONS) --rate $(SOAK_RATE)
 
 # The EOS extension into dist/: a noarch RPM (eos_vmtracer, its pinned pure-Python
 # dependencies fetched for EOS's Python 3.9, the vmtracer command, the CLI extension)

@@ -1,7 +1,8 @@
-"""The benchmark suite: the SPEC's targets measured against the real code and the lab peers.
+"""The benchmark suite: the README's performance targets, measured on the real code and lab.
 
 What this package is for: ``python -m bench`` (``make bench``) runs every benchmark
-and prints one JSON document; each benchmark measures one SPEC target against a
+and prints one JSON document; each benchmark measures one target (README.md,
+"Performance and known limits") against a
 baseline measured in the same run, on the same machine, at the same time (see
 ``bench/__main__.py``). ``bench/cdp_send.py`` is a separate script (root, network
 namespaces) that the suite calls when it can.

@@ -1,7 +1,8 @@
 """``python -m bench``: run every benchmark, print one JSON document on stdout.
 
 What this module is for: the one entry point ``make bench`` runs (under the Python
-3.9 virtualenv). Each benchmark measures a SPEC target and, in the same run, the
+3.9 virtualenv). Each benchmark measures a target of README.md ("Performance and
+known limits") and, in the same run, the
 baseline it is judged against; this module collects their results, adds the
 machine and how busy it was, and a summary table of target / measured / baseline /
 pass-fail. Progress goes to stderr.

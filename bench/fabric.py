@@ -94,7 +94,9 @@ def host_name(h: int) -> str:
     return f"esx{h + 1}.lab"
 
 
-def vm(name: str, host: int, vlan: int, *, distributed: bool = False, on: bool = True) -> dict:
+def vm(
+    name: str, host: int, vlan: int, *, distributed: bool = False, on: bool = True
+) -> dict[str, Any]:
     """A VM with one vNIC on ``PG-<vlan>`` (or ``DV-<vlan>``) on host number ``host``."""
     nic = {"dvportgroup": f"DV-{vlan}"} if distributed else {"portgroup": f"PG-{vlan}"}
     return {"name": name, "host": host_name(host), "power": "on" if on else "off", "nics": [nic]}

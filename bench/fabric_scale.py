@@ -33,6 +33,7 @@ It must never run an agent in this process, and must leave nothing running.
 
 from __future__ import annotations
 
+import functools
 import os
 import random
 import shutil
@@ -249,7 +250,7 @@ def _run_mode(lab: Any, scoped: bool, k: int, window: float, probes: int) -> dic
             began = leaf.agent.started
             synced_at = leaf.agent.wait_status(synced, 900, poll=0.05)
             need = need_of(lab.scenario, n)
-            converged = leaf.switch.wait(lambda s=leaf.switch, nd=need: s.carries(nd), 900)
+            converged = leaf.switch.wait(functools.partial(leaf.switch.carries, need), 900)
             time.sleep(3.0)
             mem = memory_kb(leaf.agent.pid)
             doc = leaf.agent.status() or {}

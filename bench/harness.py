@@ -461,7 +461,7 @@ class BareWatcher:
         view = content.viewManager.CreateContainerView(
             content.rootFolder, list(types.values()), True
         )
-        pc = vmodl.query.PropertyCollector
+        pc: Any = vmodl.query.PropertyCollector  # pyVmomi's data objects are untyped
         spec = pc.FilterSpec(
             objectSet=[
                 pc.ObjectSpec(
@@ -541,7 +541,9 @@ class BareWatcher:
                     raise TimeoutError("the bare client did not see the change")
                 self.cond.wait(min(left, 0.5))
 
-    def wait_count(self, pred: Callable[[Seen], bool], count: int, since: float, timeout: float):
+    def wait_count(
+        self, pred: Callable[[Seen], bool], count: int, since: float, timeout: float
+    ) -> float:
         """The time the ``count``-th distinct object matching ``pred`` was seen."""
         deadline = time.monotonic() + timeout
         with self.cond:

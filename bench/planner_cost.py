@@ -95,17 +95,17 @@ def inventory(s: dict[str, Any]) -> SessionInventory:
         )
     vms: dict[str, Vm] = {}
     for j, v in enumerate(s["vms"]):
-        nics = []
+        vnics: list[VNic] = []
         for k, nic in enumerate(v["nics"]):
             if "portgroup" in nic:
                 net = NetworkRef(False, nic["portgroup"])
             else:
                 vlan = int(nic["dvportgroup"].split("-")[1])
                 net = NetworkRef(True, f"dvportgroup-{vlan}", DVS_UUID)
-            nics.append(VNic(4000 + k, f"Network adapter {k + 1}", net, True, f"mac-{j}-{k}"))
+            vnics.append(VNic(4000 + k, f"Network adapter {k + 1}", net, True, f"mac-{j}-{k}"))
         moid = f"vm-{j + 10000}"
         on = v.get("power", "on") == "on"
-        vms[moid] = Vm(moid, v["name"], on, moid_of[v["host"]], tuple(nics))
+        vms[moid] = Vm(moid, v["name"], on, moid_of[v["host"]], tuple(vnics))
     return SessionInventory(
         name="vc1",
         state=SessionState.CONNECTED,
@@ -210,7 +210,7 @@ def run(quick: bool = False) -> dict[str, Any]:
         },
         "ratio_plan_to_vnic_pass": round(med(steady_t) / med(floor_t), 1),
         "targets": [],
-        "note": "no SPEC target: the planner's cost is the baseline for the other benchmarks",
+        "note": "no target of its own: the planner's cost is the baseline for the other benchmarks",
     }
 
 

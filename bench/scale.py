@@ -1,6 +1,6 @@
 """Benchmark: 1,000 hosts / 20,000 VMs synchronised, and what the agent weighs at that size.
 
-What this module is for: the SPEC target "1,000 hosts / 20,000 VMs synchronised in
+What this module is for: the README's target "1,000 hosts / 20,000 VMs synchronised in
 <= 30 s, RSS <= 150 MB". One lab vCenter of that size (hosts cabled to 48 leaf
 ports, VMs spread over 40 VLANs, half of them on a distributed switch) serves:
 
@@ -32,6 +32,7 @@ from bench import fabric
 from bench.harness import (
     AgentProcess,
     BareWatcher,
+    Seen,
     TimedSwitch,
     cpu_seconds,
     memory_kb,
@@ -137,12 +138,15 @@ def _agent(lab: Any, workdir: str, need: dict[str, set[int]], probes: int) -> di
                     port, moid = fabric.port_of((i * 97) % HOSTS, 48), moids[f"probe{i}"]
                     t0 = time.monotonic()
                     lab.control.power(f"probe{i}", on=True)
-                    landed = sw.wait(lambda p=port, v=EVENT_VLANS[i]: v in sw.allowed()[p], 30)
-                    seen = bare.wait(
-                        lambda s, m=moid: s.moid == m and s.path == "runtime.powerState",
-                        since=t0,
-                        timeout=30,
-                    )
+
+                    def on_trunk(p: str = port, v: int = EVENT_VLANS[i]) -> bool:
+                        return v in sw.allowed()[p]
+
+                    def powered(s: Seen, m: str = moid) -> bool:
+                        return s.moid == m and s.path == "runtime.powerState"
+
+                    landed = sw.wait(on_trunk, 30)
+                    seen = bare.wait(powered, since=t0, timeout=30)
                     latencies.append(landed - t0)
                     deliveries.append(seen - t0)
             finally:

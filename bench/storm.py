@@ -1,6 +1,6 @@
 """Benchmark: a storm of 1,000 power-ons across 48 ports, against the floor of the same storm.
 
-What this module is for: the SPEC target "1,000 power-ons across 48 ports converge
+What this module is for: the README's target "1,000 power-ons across 48 ports converge
 in <= 3 s with <= 5 eAPI requests". 48 hosts, each cabled to its own leaf port,
 carry 1,000 powered-off VMs spread over 40 VLANs (so every port ends up with its
 own set of VLANs). Once the agent (``vmtracer run``) is synchronised and idle,
@@ -96,7 +96,7 @@ def _floor(scenario: dict[str, Any], names: list[str], lines: list[str]) -> dict
     return {"delivery": seen - began, "commit": commit, "injection": injected - began}
 
 
-def _agent(scenario: dict[str, Any], names: list[str], need: dict[str, set[int]]) -> dict:
+def _agent(scenario: dict[str, Any], names: list[str], need: dict[str, set[int]]) -> dict[str, Any]:
     workdir = tempfile.mkdtemp(prefix="bench-storm-")
     try:
         with start_vcsim(scenario) as lab, TimedSwitch(workdir, vlans=VLANS) as sw:

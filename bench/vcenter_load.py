@@ -1,6 +1,6 @@
 """Benchmark: what one agent costs vCenter at steady state, at two VM counts.
 
-What this module is for: the SPEC target "vCenter load at steady state: the long
+What this module is for: the README's target "vCenter load at steady state: the long
 poll, hint refresh and keep-alive only, flat in the number of VMs". The agent runs
 against a 48-host lab vCenter twice, with 1 and with 100 VMs per host; once it is
 synchronised and idle, the lab's request counters (by SOAP method) are read over a

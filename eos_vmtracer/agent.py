@@ -19,18 +19,21 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
-import random
 import threading
 import time
+import traceback
 from typing import Any, Callable, Optional, Protocol
 
+from eos_vmtracer import resync as resync_mod
 from eos_vmtracer import status as status_mod
+from eos_vmtracer.backoff import Backoff
 from eos_vmtracer.config import Config
 from eos_vmtracer.history import Event, History
 from eos_vmtracer.ledger import Ledger, LedgerStore
 from eos_vmtracer.messages import Message, emit
 from eos_vmtracer.model import Inventory, SessionInventory, SwitchFacts
 from eos_vmtracer.planner import Plan, applied, plan
+from eos_vmtracer.status_types import StatusDocument
 from eos_vmtracer.vlans import VlanSet
 
 log = logging.getLogger("eos_vmtracer.agent")
@@ -44,6 +47,12 @@ SETTLE = 0.05
 MAX_DELAY = 0.3
 STATUS_GAP = 0.5  # at most two status documents a second (they can be large)
 BACKOFF_MAX = 60.0
+SWITCH_BACKOFF = Backoff(initial=1.0, maximum=BACKOFF_MAX)
+"""After a failed eAPI call: about 1 s, doubling to a minute (a permanent error: a minute)."""
+STATE_BACKOFF = Backoff(initial=10.0, maximum=BACKOFF_MAX)
+"""After the ledger could not be written (flash full or read-only): 10 s, doubling."""
+ERROR_TEXT_MAX = 300  # longest text of an unexpected error kept in the status
+UNEXPECTED_RELOG = 3600.0  # an unexpected error of one kind is logged at most hourly
 
 
 class SwitchPort(Protocol):
@@ -61,6 +70,7 @@ class SessionPort(Protocol):
     def stop(self, timeout: float = 5.0) -> None: ...
     def snapshot(self) -> SessionInventory: ...
     def request_hint_refresh(self, host_moid: Optional[str] = None) -> None: ...
+    def resync(self) -> None: ...
 
 
 class CdpPort(Protocol):
@@ -84,11 +94,24 @@ UNSCOPED_ENV = "EOS_VMTRACER_DEV_UNSCOPED"
 
 
 def _default_sessions(config: Config, on_change: Callable[[], None]) -> list[SessionPort]:
+    from eos_vmtracer.static_hosts import StaticHosts
+    from eos_vmtracer.switch.addresses import interface_address
     from eos_vmtracer.vcenter import VcenterSession
 
+    def source_address(interface: str, vrf: str) -> str:
+        return interface_address(config.switch, interface, vrf)
+
     scoped = os.environ.get(UNSCOPED_ENV, "") != "1"
+    static = StaticHosts(config.switch.static_hosts)  # their hosts are in every scope
     return [
-        VcenterSession(s, on_change, scoped=scoped, cdp_interval=config.cdp.interval)
+        VcenterSession(
+            s,
+            on_change,
+            source_address=source_address,
+            scoped=scoped,
+            cdp_interval=config.cdp.interval,
+            static_hosts=static,
+        )
         for s in config.sessions
     ]
 
@@ -142,7 +165,7 @@ class Agent:
             "vlans_deleted": 0,
             "drift_repairs": 0,
         }
-        self._backoff = 0.0
+        self._failures = 0  # consecutive failed reconciles (eAPI or the ledger)
         self._backoff_until = 0.0
         self._next_check = 0.0
         self._next_status = 0.0
@@ -150,12 +173,23 @@ class Agent:
         self._cdp_ports: frozenset[str] = frozenset()
         self._hint_refresh_at: Optional[float] = None
         self._last_withheld: tuple[Any, ...] = ()
-        self.observers: list[Callable[[dict[str, Any]], None]] = []
+        self._unexpected_seen: dict[tuple[str, str], float] = {}  # kind -> last logged
+        self._resyncs: list[resync_mod.Request] = []  # taken by the watcher, not yet done
+        self._resync_lock = threading.Lock()
+        self._requests = resync_mod.RequestWatcher(config.switch.run_dir, self.request_resync)
+        self.observers: list[Callable[[StatusDocument], None]] = []
         """Called with every status document published (e.g. the EOS SDK bridge)."""
 
     # -- control ------------------------------------------------------------------------
     def request_reconcile(self) -> None:
         """Mark the state dirty (thread-safe, cheap): a reconcile follows shortly."""
+        self._wake.set()
+
+    def request_resync(self, req: resync_mod.Request) -> None:
+        """Drop the cached view of ``req.session`` (every session and the switch when
+        empty) and read everything again (thread-safe)."""
+        with self._resync_lock:
+            self._resyncs.append(req)
         self._wake.set()
 
     def stop(self) -> None:
@@ -184,6 +218,7 @@ class Agent:
             session.start()
         if self._cdp is not None:
             self._cdp.start()
+        self._requests.start()
         try:
             self._loop()
         finally:
@@ -197,7 +232,11 @@ class Agent:
             if woke:
                 self._coalesce()
             self._wake.clear()
-            self._tick()
+            try:
+                self._tick()
+            except Exception as e:  # the loop must not die (reconcile catches its own)
+                self._unexpected(e)
+                self._next_status = max(self._next_status, self._backoff_until)
 
     def _coalesce(self) -> None:
         """Let a burst of events finish before reconciling (see SETTLE)."""
@@ -223,6 +262,7 @@ class Agent:
         return max(0.0, min(deadlines) - now)
 
     def _tick(self) -> None:
+        self._resync()
         now = self._mono()
         if self._hint_refresh_at is not None and now >= self._hint_refresh_at:
             self._hint_refresh_at = None
@@ -239,6 +279,35 @@ class Agent:
                 self._next_status = min(self._next_status, self._last_publish + STATUS_GAP)
         if self._mono() >= self._next_status:
             self.publish()
+
+    def _resync(self) -> None:
+        """Carry out the resync requests taken since the last tick."""
+        with self._resync_lock:
+            requests, self._resyncs = self._resyncs, []
+        for req in requests:
+            names = [s.snapshot().name for s in self._sessions]
+            error = ""
+            if req.session and req.session not in names:
+                error = f"no session {req.session!r} is configured"
+                emit(log, Message.RESYNC_REFUSED, error=error)
+            else:
+                chosen = [req.session] if req.session else names
+                for session in self._sessions:
+                    if session.snapshot().name in chosen:
+                        session.resync()
+                if not req.session:
+                    self._facts = None  # read the switch again too
+                    self._next_check = 0.0
+                what = f"session {req.session}" if req.session else "every session and the switch"
+                emit(log, Message.RESYNC, what=what)
+                self._history_safe(
+                    [Event(self._clock(), "resync", reason=", ".join(chosen) or "switch")]
+                )
+                names = chosen
+            try:
+                resync_mod.answer(self.config.switch.run_dir, req, names, error)
+            except OSError as e:
+                log.error("cannot answer a resync request (%s)", e.strerror)
 
     # -- one reconcile ------------------------------------------------------------------
     def reconcile(self, reread: bool = False) -> Optional[Plan]:
@@ -277,7 +346,11 @@ class Agent:
             # The ledger could not be written: nothing was applied (see _apply).
             emit(log, Message.STATE_ERROR, path=e.filename or "state_dir", error=e.strerror)
             self._finish(started, "error", f"state: {e.strerror}")
-            self._backoff_until = self._mono() + 10.0
+            self._backoff_until = self._mono() + STATE_BACKOFF.delay(self._failures)
+            self._failures += 1
+            return None
+        except Exception as e:  # a bug or an untranslated failure: hold, back off, go on
+            self._finish(started, "error", self._unexpected(e))
             return None
 
     def _apply(self, p: Plan, now: float) -> None:
@@ -303,6 +376,11 @@ class Agent:
         except TransientSwitchError as e:
             # The outcome is unknown (a timeout may hide a commit): keep the intent,
             # re-read the switch next time; the planner sorts out what is really there.
+            self._facts = None
+            self._record_failure(p, now, e)
+            raise
+        except Exception as e:
+            # Not a switch error at all: the outcome is just as unknown.
             self._facts = None
             self._record_failure(p, now, e)
             raise
@@ -437,16 +515,35 @@ class Agent:
         if not self._switch_state["reachable"]:
             emit(log, Message.EAPI_OK)
             self._switch_state = {"reachable": True, "error": "", "since": self._clock()}
-        self._backoff = 0.0
+        self._failures = 0
         self._backoff_until = 0.0
 
-    def _switch_failed(self, error: str, permanent: bool) -> None:
+    def _switch_failed(self, error: str, permanent: bool, logged: bool = False) -> None:
         if self._switch_state["reachable"] or self._switch_state["error"] != error:
-            emit(log, Message.EAPI_ERROR, error=error)
+            if not logged:
+                emit(log, Message.EAPI_ERROR, error=error)
             self._switch_state = {"reachable": False, "error": error, "since": self._clock()}
-        self._backoff = BACKOFF_MAX if permanent else min(BACKOFF_MAX, max(1.0, self._backoff * 2))
-        delay = self._backoff * random.uniform(0.8, 1.2)
-        self._backoff_until = self._mono() + delay
+        failures = 64 if permanent else self._failures  # permanent: the longest wait at once
+        self._backoff_until = self._mono() + SWITCH_BACKOFF.delay(failures)
+        self._failures += 1
+
+    def _unexpected(self, error: Exception) -> str:
+        """An exception nothing translated: log it once per kind (type and where it was
+        raised; again at most hourly; the traceback at debug level), mark the switch
+        unreachable with it, and back off as for a transient switch error. Returns the
+        status text."""
+        where = _raised_at(error)
+        kind = type(error).__name__
+        text = f"internal error: {kind} in {where}: {error}"
+        if len(text) > ERROR_TEXT_MAX:
+            text = text[: ERROR_TEXT_MAX - 3] + "..."
+        last = self._unexpected_seen.get((kind, where))
+        if last is None or self._mono() - last >= UNEXPECTED_RELOG:
+            self._unexpected_seen[(kind, where)] = self._mono()
+            emit(log, Message.INTERNAL_ERROR, error=text)
+        log.debug("traceback of %s in %s", kind, where, exc_info=error)
+        self._switch_failed(text, permanent=False, logged=True)
+        return text
 
     # -- CDP ------------------------------------------------------------------------------
     def _update_cdp(self, facts: SwitchFacts) -> None:
@@ -468,7 +565,7 @@ class Agent:
             self._hint_refresh_at = self._mono() + 3.0
 
     # -- status ---------------------------------------------------------------------------
-    def status_document(self) -> dict[str, Any]:
+    def status_document(self) -> StatusDocument:
         """The status as published now."""
         facts = self._facts
         switch = dict(self._switch_state)
@@ -530,6 +627,7 @@ class Agent:
     # -- shutdown -------------------------------------------------------------------------
     def _shutdown(self) -> None:
         emit(log, Message.STOP)
+        self._requests.stop()
         for session in self._sessions:
             try:
                 session.stop()
@@ -549,6 +647,15 @@ class Agent:
         self._history_safe([Event(self._clock(), "stop")])
         with contextlib.suppress(OSError):
             os.unlink(status_mod.status_path(self.config.switch.run_dir))
+
+
+def _raised_at(error: BaseException) -> str:
+    """``file.py:LINE (function)`` of the frame that raised ``error``."""
+    frames = traceback.extract_tb(error.__traceback__)
+    if not frames:
+        return "unknown place"
+    last = frames[-1]
+    return f"{os.path.basename(last.filename)}:{last.lineno} ({last.name})"
 
 
 def _summary(reasons: list[str], limit: int = 3) -> str:

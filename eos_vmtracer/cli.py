@@ -17,14 +17,15 @@ from __future__ import annotations
 import enum
 import os
 import sys
-from dataclasses import replace
-from typing import Any, Callable, NoReturn, Optional, TypeVar
+from typing import IO, Any, NoReturn, Optional
 
 import click
+from click.utils import PacifyFlushWrapper
 
 from eos_vmtracer import __version__
 from eos_vmtracer.config import Config, ConfigError, default_path, load
 from eos_vmtracer.shown import shown
+from eos_vmtracer.status_types import StatusDocument
 
 
 class ExitStatus(enum.IntEnum):
@@ -35,21 +36,26 @@ class ExitStatus(enum.IntEnum):
     CONFIG = 2  # the configuration (or the command line) is wrong
 
 
-class UserError(Exception):
-    """An error to report in one line, with its exit status."""
+class CliError(click.ClickException):
+    """An error shown as one ``vmtracer: message`` line on stderr, exiting with ``exit_code``.
+
+    Raised anywhere under a command; click (under :func:`main`, or a test's
+    ``CliRunner``) calls :meth:`show` and exits with :attr:`exit_code`, as for its
+    own usage errors.
+    """
 
     def __init__(self, message: str, status: ExitStatus = ExitStatus.FAILURE) -> None:
         super().__init__(message)
-        self.status = status
+        self.exit_code = int(status)
 
-
-F = TypeVar("F", bound=Callable[..., Any])
+    def show(self, file: Optional[IO[Any]] = None) -> None:
+        """``vmtracer: message`` on stderr, escaped (it may hold text from outside)."""
+        say(f"vmtracer: {self.format_message()}", err=True)
 
 
 def fail(message: str, status: ExitStatus = ExitStatus.FAILURE) -> NoReturn:
-    """Print ``message`` as ``vmtracer: message`` on stderr and exit."""
-    say(f"vmtracer: {message}", err=True)
-    sys.exit(int(status))
+    """Raise :class:`CliError`: ``vmtracer: message`` on stderr, exit ``status``."""
+    raise CliError(message, status)
 
 
 def say(line: str, err: bool = False) -> None:
@@ -102,11 +108,20 @@ def check(config_path: Optional[str], offline: bool, timeout: float) -> None:
     for sess in config.sessions:
         mode = "" if sess.autovlan else "  (autovlan off: report only)"
         say(f"  session {sess.name}: {sess.url} vlans {sess.allowed_vlans}{mode}")
+        if sess.vrf != "default" or sess.source_interface:
+            source = f", source {sess.source_interface}" if sess.source_interface else ""
+            say(f"    through VRF {sess.vrf}{source}")
+    if s.static_hosts:
+        for iface, patterns in s.static_hosts.items():
+            say(f"  static hosts on {iface}: {', '.join(patterns)}")
+    for line in _daemon_lines(config):
+        say(line)
     if offline:
         return
     from eos_vmtracer.oneshot import collect
+    from eos_vmtracer.progress import Progress
 
-    found = collect(config, timeout)
+    found = collect(config, timeout, progress=Progress())
     ok = True
     if found.facts is not None:
         f = found.facts
@@ -125,12 +140,13 @@ def check(config_path: Optional[str], offline: bool, timeout: float) -> None:
             ok = False
             say(f"vCenter {snap.name}: FAILED: {found.session_errors[snap.name]}")
         else:
+            route = found.routes.get(snap.name, "")
             say(
                 f"vCenter {snap.name}: ok: {_count(len(snap.hosts), 'host')},"
-                f" {_count(len(snap.vms), 'VM')}"
+                f" {_count(len(snap.vms), 'VM')}" + (f"; reached through {route}" if route else "")
             )
     if not ok:
-        sys.exit(int(ExitStatus.FAILURE))
+        click.get_current_context().exit(int(ExitStatus.FAILURE))
 
 
 @cli.command()
@@ -139,12 +155,13 @@ def run(config_path: Optional[str]) -> None:
     """Run the agent in the foreground (EOS's daemon runs this)."""
     import signal
 
-    from eos_vmtracer import eossdk_bridge, logsetup
+    from eos_vmtracer import logsetup
     from eos_vmtracer.agent import Agent
+    from eos_vmtracer.eos import sdk
     from eos_vmtracer.switch import SwitchError
 
-    if eossdk_bridge.available():  # on EOS: daemon options in, status_set out
-        sys.exit(eossdk_bridge.run(config_path))
+    if sdk.available():  # on EOS: daemon options in, status_set out
+        click.get_current_context().exit(sdk.run(config_path))
     config = load_config(config_path)
     logsetup.setup(config.log)
     try:
@@ -175,18 +192,18 @@ def plan(config_path: Optional[str], timeout: float) -> None:
     import time
 
     from eos_vmtracer.oneshot import collect, peek_ledger
-    from eos_vmtracer.planner import plan as make_plan
+    from eos_vmtracer.planner import live_plan
+    from eos_vmtracer.progress import Progress
     from eos_vmtracer.switch import plan_commands
 
     config = load_config(config_path)
-    found = collect(config, timeout)
+    found = collect(config, timeout, progress=Progress())
     if found.facts is None:
         fail(f"eAPI: {found.switch_error}")
     for name, why in sorted(found.session_errors.items()):
         say(f"! vCenter {name}: {why} (nothing it caused would be removed)", err=True)
-    live = replace(config, switch=replace(config.switch, dry_run=False))
-    p = make_plan(
-        found.inventory, found.facts, live, peek_ledger(config.switch.state_dir), time.time()
+    p = live_plan(
+        found.inventory, found.facts, config, peek_ledger(config.switch.state_dir), time.time()
     )
     for c in p.changes:
         for v in c.add:
@@ -211,33 +228,62 @@ def plan(config_path: Optional[str], timeout: float) -> None:
         say("! dry_run = true: the agent would not apply this", err=True)
 
 
-SHOW_WHAT = ("sessions", "interfaces", "vms", "hosts", "history")
+SHOW_WHAT = ("sessions", "interfaces", "vms", "hosts", "history", "interface", "vm", "host")
+_NAMED = ("interface", "vm", "host")  # these take a NAME
 
 
 @cli.command()
 @click.argument("what", type=click.Choice(SHOW_WHAT))
+@click.argument("name", required=False)
 @config_option
 @click.option("--json", "as_json", is_flag=True, help="JSON (schema in README.md).")
-@click.option("--limit", default=50, show_default=True, help="history: how many events.")
-def show(what: str, config_path: Optional[str], as_json: bool, limit: int) -> None:
-    """State of the running agent."""
+@click.option(
+    "--count",
+    "--limit",
+    "count",
+    type=click.IntRange(1, 100000),
+    default=50,
+    show_default=True,
+    help="history: how many of the newest events.",
+)
+def show(
+    what: str, name: Optional[str], config_path: Optional[str], as_json: bool, count: int
+) -> None:
+    """State of the running agent: a table, or one interface, VM or host NAME in detail."""
     import json
     import time
 
-    from eos_vmtracer import render
+    from eos_vmtracer import render, views
 
+    if (what in _NAMED) != (name is not None):
+        fail(
+            f"show {what} takes a NAME" if what in _NAMED else f"show {what} takes no NAME",
+            ExitStatus.CONFIG,
+        )
     config = load_config(config_path)
     if what == "history":
-        from dataclasses import asdict
-
-        from eos_vmtracer.history import History
-
-        events = [asdict(e) for e in History(config.switch.state_dir).read(limit)]
+        events = views.history(config.switch.state_dir, count)["events"]
         click.echo(json.dumps(events, indent=2) if as_json else render.history_table(events))
         return
     doc = read_status_or_fail(config)
+    if name is not None:
+        now = time.time()
+        try:
+            if what == "interface":
+                one = views.interface(doc, name)
+                text = _json(one) if as_json else render.interface_detail(one, now)
+            elif what == "vm":
+                vm = views.vm(doc, name)
+                text = _json(vm) if as_json else render.vm_detail(vm, now)
+            else:
+                host = views.host(doc, name)
+                text = _json(host) if as_json else render.host_detail(host, now)
+        except LookupError as e:
+            fail(str(e.args[0]))
+        click.echo(text)
+        return
     if as_json:
-        click.echo(json.dumps(doc[what], indent=2, sort_keys=True))
+        click.echo(json.dumps(doc[what], indent=2, sort_keys=True))  # type: ignore[literal-required]
         return
     renderer = {
         "sessions": render.sessions_table,
@@ -252,11 +298,13 @@ def show(what: str, config_path: Optional[str], as_json: bool, limit: int) -> No
 @click.argument("interface")
 @config_option
 @click.option("--vlan", type=click.IntRange(1, 4094), default=None, help="Only this VLAN.")
-def explain(interface: str, config_path: Optional[str], vlan: Optional[int]) -> None:
+@click.option("--json", "as_json", is_flag=True, help="JSON (schema in README.md).")
+def explain(interface: str, config_path: Optional[str], vlan: Optional[int], as_json: bool) -> None:
     """Why each VLAN is (or is not) on INTERFACE: VMs, portgroups, hosts, timers."""
+    import json
     import time
 
-    from eos_vmtracer import render
+    from eos_vmtracer import render, views
     from eos_vmtracer.vlans import canonical_interface
 
     try:
@@ -266,12 +314,53 @@ def explain(interface: str, config_path: Optional[str], vlan: Optional[int]) -> 
     config = load_config(config_path)
     doc = read_status_or_fail(config)
     try:
-        click.echo(render.explain(doc, name, vlan, time.time()))
+        answer = views.interface(doc, name, vlan)
     except LookupError as e:
         fail(str(e.args[0]))
+    if as_json:
+        click.echo(json.dumps(answer, indent=2, sort_keys=True))
+    else:
+        click.echo(render.interface_detail(answer, time.time()))
 
 
-def read_status_or_fail(config: Config) -> dict[str, Any]:
+@cli.command()
+@config_option
+@click.option("--session", "session", metavar="NAME", default="", help="Only this session.")
+@click.option(
+    "--timeout", default=10.0, show_default=True, help="Seconds to wait for the agent to answer."
+)
+def resync(config_path: Optional[str], session: str, timeout: float) -> None:
+    """Make the running agent read vCenter (and the switch) again from scratch.
+
+    Nothing is removed meanwhile: a session resynchronising counts as not synchronised.
+    """
+    from eos_vmtracer import resync as resync_mod
+
+    config = load_config(config_path)
+    if session and config.session(session) is None:
+        names = ", ".join(s.name for s in config.sessions)
+        fail(f"no session {session!r} in {config.source} (sessions: {names})", ExitStatus.CONFIG)
+    doc = read_status_or_fail(config)  # exits when no agent runs
+    run_dir = config.switch.run_dir
+    try:
+        req = resync_mod.submit(run_dir, session)
+    except resync_mod.ResyncError as e:
+        fail(str(e))
+    found = resync_mod.wait_for_answer(run_dir, req, timeout)
+    if found is None:
+        resync_mod.withdraw(run_dir, req)
+        fail(f"the agent (pid {doc['agent']['pid']}) did not take the request within {timeout:g} s")
+    if found.get("error"):
+        fail(f"the agent refused: {found['error']}")
+    what = ", ".join(str(n) for n in found.get("sessions") or []) or "nothing"
+    scope = f"session {what}" if session else f"every session ({what}) and the switch"
+    say(
+        f"resync: the agent (pid {doc['agent']['pid']}) is reading {scope} again;"
+        " nothing is removed until it is synchronised (vmtracer show sessions)"
+    )
+
+
+def read_status_or_fail(config: Config) -> StatusDocument:
     """The running agent's status, or exit 1 saying why there is none."""
     from eos_vmtracer.status import StatusUnavailable, read_status
 
@@ -279,6 +368,26 @@ def read_status_or_fail(config: Config) -> dict[str, Any]:
         return read_status(config.switch.run_dir)
     except StatusUnavailable as e:
         fail(str(e))
+
+
+def _daemon_lines(config: Config) -> list[str]:
+    """What ``check`` says about the running agent as an EOS daemon (name, options)."""
+    from eos_vmtracer.eos import presence, sdk
+    from eos_vmtracer.status import StatusUnavailable, read_status
+
+    run_dir = config.switch.run_dir
+    try:
+        doc = read_status(run_dir)
+    except StatusUnavailable as e:
+        return [f"daemon: no running agent to ask ({e})"]
+    pid = int(doc.get("agent", {}).get("pid", 0))
+    return presence.check_lines(presence.read(run_dir), pid, sdk.available())
+
+
+def _json(answer: object) -> str:
+    import json
+
+    return json.dumps(answer, indent=2, sort_keys=True)
 
 
 def _count(n: int, noun: str) -> str:
@@ -293,11 +402,22 @@ def _first_last(names: tuple[str, ...]) -> str:
     return f"{names[0]} ... {names[-1]}"
 
 
-def main(argv: Optional[list[str]] = None) -> None:
-    """Console-script entry point."""
+def main(argv: Optional[list[str]] = None) -> NoReturn:
+    """Console-script entry point: the one place ``vmtracer`` exits from.
+
+    Commands raise :class:`CliError` (or click's usage errors) or end with
+    ``ctx.exit(status)``; here every outcome becomes one exit status.
+    """
     try:
-        cli.main(args=argv, prog_name="vmtracer", standalone_mode=True)
-    except UserError as e:
-        fail(str(e), e.status)
-    except KeyboardInterrupt:
-        fail("interrupted", ExitStatus.FAILURE)
+        status = cli.main(args=argv, prog_name="vmtracer", standalone_mode=False)
+    except click.ClickException as e:  # CliError: one line; click's usage errors as click has them
+        e.show()
+        status = e.exit_code
+    except click.Abort:  # Ctrl-C (click turns KeyboardInterrupt into Abort)
+        click.echo("vmtracer: interrupted", err=True)
+        status = ExitStatus.FAILURE
+    except BrokenPipeError:  # vmtracer show ... | head: quietly, as click does
+        sys.stdout = PacifyFlushWrapper(sys.stdout)
+        sys.stderr = PacifyFlushWrapper(sys.stderr)
+        status = ExitStatus.FAILURE
+    sys.exit(int(status) if isinstance(status, int) else ExitStatus.OK)

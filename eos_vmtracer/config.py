@@ -275,6 +275,79 @@ def _directory(value: Any) -> str:
     return path
 
 
+_VRF_RE = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.-]{0,99}")
+
+
+def _vrf(value: Any) -> str:
+    text = _string(value)
+    if not _VRF_RE.fullmatch(text):
+        raise _Invalid(f"{text!r} is not a VRF name (letters, digits, '_', '.' or '-')")
+    return text
+
+
+_SOURCE_RE = re.compile(
+    r"(ethernet|et|management|ma|loopback|lo|vlan|vl|port-channel|po)(\d+(?:/\d+)*)",
+    re.IGNORECASE,
+)
+_SOURCE_TYPES = {
+    "et": "Ethernet",
+    "ma": "Management",
+    "lo": "Loopback",
+    "vl": "Vlan",
+    "po": "Port-Channel",
+}
+
+
+def _source_interface(value: Any) -> str:
+    text = _string(value)
+    if not text:
+        return ""
+    match = _SOURCE_RE.fullmatch(text)
+    if not match:
+        raise _Invalid(
+            f"{text!r} is not an interface with an address"
+            " (Management, Loopback, Vlan, Ethernet or Port-Channel)"
+        )
+    kind = _SOURCE_TYPES[match.group(1)[:2].lower()]
+    return kind + match.group(2)
+
+
+_MAX_PATTERNS = 256
+
+
+def _static_hosts(value: Any) -> Mapping[str, tuple[str, ...]]:
+    if not isinstance(value, dict):
+        raise _Invalid(
+            f"must be a table of interface = [host-name patterns], not {_type_name(value)}"
+        )
+    out: dict[str, tuple[str, ...]] = {}
+    for iface, patterns in value.items():
+        try:
+            name = canonical_interface(iface)
+        except ValueError as e:
+            raise _Invalid(str(e)) from None
+        if name in out:
+            raise _Invalid(f"{name} is listed twice")
+        if isinstance(patterns, str):
+            patterns = [patterns]
+        if not isinstance(patterns, list) or not patterns:
+            raise _Invalid(f"{name}: must be a non-empty list of host-name patterns")
+        if len(patterns) > _MAX_PATTERNS:
+            raise _Invalid(f"{name}: at most {_MAX_PATTERNS} patterns")
+        seen: list[str] = []
+        for pattern in patterns:
+            if not isinstance(pattern, str):
+                raise _Invalid(f"{name}: patterns must be strings, found {_type_name(pattern)}")
+            text = pattern.strip()
+            if not text or len(text) > 255 or any(ord(c) < 32 or c == "\x7f" for c in text):
+                raise _Invalid(f"{name}: {pattern!r} is not a host-name pattern")
+            if text.lower() in seen:
+                raise _Invalid(f"{name}: pattern {text!r} is listed twice")
+            seen.append(text.lower())
+        out[name] = tuple(seen)
+    return out
+
+
 def _parse_with(parser: Callable[[Any], Any]) -> dict[str, Any]:
     return {"parse": parser}
 
@@ -306,6 +379,12 @@ class SwitchConfig:
     """Environment variable holding the eAPI password."""
     eapi_timeout: float = field(default=30.0, metadata=_parse_with(_number(1, 600)))
     """Seconds to wait for one eAPI request."""
+    eapi_tls_verify: bool = field(default=True, metadata=_parse_with(_boolean))
+    """Verify eAPI's certificate (``https``); false is logged as a warning at start."""
+    eapi_ca_file: str = field(default="", metadata=_parse_with(_readable_file))
+    """CA bundle to verify eAPI's certificate with (``https``; default: the system's)."""
+    eapi_thumbprint: str = field(default="", metadata=_parse_with(_thumbprint))
+    """SHA-256 pin of eAPI's certificate (``https``; stored as 64 upper-case hex digits)."""
     hostname: str = field(default="", metadata=_parse_with(_string))
     """The name ESXi hosts see in CDP; empty: ask the switch (``show hostname``)."""
     create_vlans: bool = field(default=True, metadata=_parse_with(_boolean))
@@ -320,6 +399,12 @@ class SwitchConfig:
     """Compute and report everything, change nothing."""
     check_interval: float = field(default=60.0, metadata=_parse_with(_number(1, 86400)))
     """Seconds between full re-reads of the switch (drift repair)."""
+    static_hosts: Mapping[str, tuple[str, ...]] = field(
+        default_factory=dict, metadata=_parse_with(_static_hosts)
+    )
+    """Hosts that cannot be heard, ``{"Port-Channel20" = ["blade-a-*.example.com"]}``:
+    a host whose name matches is cabled to that interface on every vmnic that hears
+    no neighbour (a neighbour heard wins)."""
 
 
 @dataclass(frozen=True)
@@ -383,6 +468,10 @@ class SessionConfig:
     """Ceiling of QueryNetworkHint calls in any minute (new and changed hosts first)."""
     migration_timeout: float = field(default=3600.0, metadata=_parse_with(_number(10, 86400)))
     """Forget a migration whose end vCenter never reported after this many seconds."""
+    vrf: str = field(default="default", metadata=_parse_with(_vrf))
+    """The VRF vCenter is reached through (``MGMT``: EOS's network namespace ``ns-MGMT``)."""
+    source_interface: str = field(default="", metadata=_parse_with(_source_interface))
+    """Connect from this interface's address (read from eAPI); empty: the kernel picks."""
 
     def password(self) -> str:
         """Read the password now, from its file or environment variable."""
@@ -478,6 +567,7 @@ def from_mapping(data: Mapping[str, Any], source: str) -> Config:
         _check_session(session, raw, source, key, sessions)
         sessions.append(session)
     _check_switch(switch, source)
+    _check_static_hosts(switch, source)
     _check_cdp(cdp, source)
     if not sessions:
         raise ConfigError(source, "session", "configure at least one [[session]]")
@@ -512,6 +602,7 @@ def _check_session(
 def _check_switch(s: SwitchConfig, source: str) -> None:
     if not s.interfaces:
         raise ConfigError(source, "switch.interfaces", "list at least one interface (Ethernet1-48)")
+    _check_eapi_tls(s, source)
     for name in s.uplinks:
         if name in s.interfaces:
             raise ConfigError(source, "switch.uplinks", f"{name} is also in switch.interfaces")
@@ -528,6 +619,41 @@ def _check_switch(s: SwitchConfig, source: str) -> None:
                 "switch.eapi_password_file",
                 "set eapi_password_file or eapi_password_env (exactly one)",
             )
+
+
+def _check_eapi_tls(s: SwitchConfig, source: str) -> None:
+    """The eAPI TLS keys: only with ``https``, and the same rules as a session's."""
+    if s.eapi_transport != "https":
+        for key, set_ in (
+            ("eapi_ca_file", bool(s.eapi_ca_file)),
+            ("eapi_thumbprint", bool(s.eapi_thumbprint)),
+            ("eapi_tls_verify", not s.eapi_tls_verify),
+        ):
+            if set_:
+                raise ConfigError(
+                    source,
+                    f"switch.{key}",
+                    f"only applies to eapi_transport = https, not {s.eapi_transport}",
+                )
+        return
+    if not s.eapi_tls_verify and (s.eapi_ca_file or s.eapi_thumbprint):
+        raise ConfigError(
+            source,
+            "switch.eapi_tls_verify",
+            "is false but eapi_ca_file or eapi_thumbprint is set; pick one",
+        )
+    if s.eapi_ca_file and s.eapi_thumbprint:
+        raise ConfigError(
+            source, "switch.eapi_thumbprint", "set eapi_ca_file or eapi_thumbprint, not both"
+        )
+
+
+def _check_static_hosts(s: SwitchConfig, source: str) -> None:
+    for name in s.static_hosts:
+        if name in s.uplinks:
+            raise ConfigError(source, "switch.static_hosts", f"{name} is an uplink")
+        if name.startswith("Port-Channel") and name not in s.interfaces:
+            raise ConfigError(source, "switch.static_hosts", f"{name} is not in switch.interfaces")
 
 
 def _check_cdp(c: CdpConfig, source: str) -> None:
@@ -567,26 +693,6 @@ def load(path: str) -> Config:
 def default_path() -> str:
     """``$VMTRACER_CONFIG``, else ``/mnt/flash/vmtracer.toml``."""
     return os.environ.get("VMTRACER_CONFIG") or DEFAULT_PATH
-
-
-def describe(field_owner: type) -> dict[str, str]:
-    """Field name -> docstring, for the README and ``--help`` (read from the source)."""
-    import ast
-    import inspect
-
-    tree = ast.parse(inspect.getsource(field_owner))
-    body = tree.body[0].body  # type: ignore[attr-defined]
-    docs: dict[str, str] = {}
-    for node, nxt in zip(body, body[1:]):
-        if (
-            isinstance(node, ast.AnnAssign)
-            and isinstance(node.target, ast.Name)
-            and isinstance(nxt, ast.Expr)
-            and isinstance(nxt.value, ast.Constant)
-            and isinstance(nxt.value.value, str)
-        ):
-            docs[node.target.id] = nxt.value.value
-    return docs
 
 
 __all__ = [

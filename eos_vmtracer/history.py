@@ -14,10 +14,17 @@ from __future__ import annotations
 import json
 import os
 from dataclasses import asdict, dataclass
-from typing import Any, Iterator, Optional
+from typing import Any, Iterator, Literal, Optional, get_args
 
 FILE_NAME = "history.jsonl"
 MAX_BYTES = 1024 * 1024
+
+
+Action = Literal[
+    "add", "remove", "create-vlan", "delete-vlan", "repair", "error", "start", "stop", "resync"
+]
+"""What a history line records."""
+ACTIONS: frozenset[str] = frozenset(get_args(Action))
 
 
 @dataclass(frozen=True)
@@ -25,7 +32,7 @@ class Event:
     """One line of history."""
 
     at: float
-    action: str  # "add", "remove", "create-vlan", "delete-vlan", "repair", "error", "start", "stop"
+    action: Action
     interface: str = ""
     vlans: str = ""
     reason: str = ""
@@ -73,9 +80,12 @@ class History:
 def _parse(line: str) -> Optional[Event]:
     try:
         raw: Any = json.loads(line)
+        action = raw["action"]
+        if action not in ACTIONS:
+            return None  # not a line this agent writes
         return Event(
             at=float(raw["at"]),
-            action=str(raw["action"]),
+            action=action,
             interface=str(raw.get("interface", "")),
             vlans=str(raw.get("vlans", "")),
             reason=str(raw.get("reason", "")),

@@ -21,7 +21,7 @@ import os
 import tempfile
 import time
 from dataclasses import dataclass, field, replace
-from typing import Any, Iterable, Mapping, Optional
+from typing import Any, Mapping, Optional
 
 from eos_vmtracer.vlans import VlanSet
 
@@ -70,10 +70,6 @@ class Ledger:
         for (iface, vlan), entry in self.entries.items():
             out.setdefault(iface, {})[vlan] = entry
         return out
-
-    def with_entries(self, entries: Iterable[Ownership]) -> Ledger:
-        """A copy holding ``entries`` instead."""
-        return replace(self, entries={e.key(): e for e in entries})
 
     # -- serialisation ------------------------------------------------------------------
     def to_json(self) -> dict[str, Any]:

@@ -50,13 +50,27 @@ class Message(enum.Enum):
         4,
         "{interface}: VLAN {vlans} was removed by someone else and is still needed; put it back",
     )
+    DAEMON_NO_OPTION = (
+        4,
+        "daemon {name} sees no option: a daemon configured under another name gets no"
+        " options and shows no status (is it configured as 'daemon {name}'?)",
+    )
+    DAEMON_NAME = (
+        4,
+        "registered as daemon {name}, not {expected}: 'show vm-tracer' finds the status"
+        " only through the configuration file's run_dir",
+    )
     EAPI_ERROR = (3, "{error}")
     APPLY_FAILED = (3, "switch unchanged or re-read next: {error}")
     VERIFY = (3, "{interface} after commit: {problem}")
     STATE_ERROR = (3, "{path}: {error}")
+    INTERNAL_ERROR = (3, "{error}; the switch is left as it is, retrying with backoff")
     CONFIG = (3, "{error}")
     START_FAILED = (3, "cannot start the agent: {error}")
     CRASH = (2, "the agent stopped on an unexpected error")
+    RESYNC = (5, "reading {what} again (requested); nothing is removed until it is synchronised")
+    RESYNC_REFUSED = (4, "resync request refused: {error}")
+    RESYNC_BAD = (4, "ignoring a resync request: {error}")
 
     def __new__(cls, severity: int, text: str) -> Message:
         # Numbered in order: two messages with the same severity and text (CONFIG and

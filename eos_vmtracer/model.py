@@ -232,6 +232,9 @@ class SessionInventory:
     migrations: Mapping[str, Migration] = field(default_factory=dict)  # by VM moid
     error: str = ""  # the last error, for status
     since: float = 0.0  # when ``state`` was entered
+    #: Hosts (moids) not yet asked for their neighbours (QueryNetworkHint): what they
+    #: hear is unknown, so ``switch.static_hosts`` does not apply to them yet.
+    unasked: frozenset[str] = frozenset()
 
 
 @dataclass(frozen=True)

@@ -20,6 +20,8 @@ from eos_vmtracer.config import Config
 from eos_vmtracer.ledger import FILE_NAME as LEDGER_FILE
 from eos_vmtracer.ledger import Ledger
 from eos_vmtracer.model import Inventory, SessionState, SwitchFacts
+from eos_vmtracer.progress import Progress
+from eos_vmtracer.progress import line as progress_line
 
 _TERMINAL = (SessionState.AUTH_FAILED, SessionState.TLS_ERROR)
 
@@ -32,16 +34,33 @@ class Collected:
     facts: Optional[SwitchFacts] = None
     switch_error: str = ""
     session_errors: dict[str, str] = field(default_factory=dict)
+    routes: dict[str, str] = field(default_factory=dict)
+    """Session -> through which VRF and source address it reached vCenter."""
 
 
-def collect(config: Config, timeout: float = 60.0, *, want_switch: bool = True) -> Collected:
-    """Synchronise every session (in parallel) and read the switch."""
+def collect(
+    config: Config,
+    timeout: float = 60.0,
+    *,
+    want_switch: bool = True,
+    progress: Optional[Progress] = None,
+) -> Collected:
+    """Synchronise every session (in parallel) and read the switch; with ``progress``,
+    say how far the sessions have got meanwhile."""
     from eos_vmtracer.switch import EapiSwitch, SwitchError
+    from eos_vmtracer.switch.addresses import interface_address
     from eos_vmtracer.vcenter import VcenterSession
+
+    def source_address(interface: str, vrf: str) -> str:
+        return interface_address(config.switch, interface, vrf)
 
     out = Collected()
     changed = threading.Event()
-    sessions = [VcenterSession(s, changed.set) for s in config.sessions]
+    sessions = [
+        VcenterSession(s, changed.set, source_address=source_address) for s in config.sessions
+    ]
+    names = [s.name for s in sessions]
+    tick = 0.2 if progress is not None and progress.enabled else 0.5
     for s in sessions:
         s.start()
     try:
@@ -53,21 +72,27 @@ def collect(config: Config, timeout: float = 60.0, *, want_switch: bool = True) 
                 out.switch_error = str(e)
         deadline = time.monotonic() + timeout
         while True:
+            if progress is not None:
+                progress.show(progress_line(names, [s.progress() for s in sessions]))
             snaps = [s.snapshot() for s in sessions]
             if all(x.synced or x.state in _TERMINAL for x in snaps):
                 break
             left = deadline - time.monotonic()
             if left <= 0:
                 break
-            changed.wait(min(left, 0.5))
+            changed.wait(min(left, tick))
             changed.clear()
         snaps = [s.snapshot() for s in sessions]
         out.inventory = Inventory(tuple(snaps))
-        for snap in snaps:
+        for session, snap in zip(sessions, snaps):
+            if session.route:
+                out.routes[snap.name] = session.route
             if not snap.synced:
                 why = snap.error or f"not synchronised after {timeout:g}s"
                 out.session_errors[snap.name] = f"{snap.state.value}: {why}"
     finally:
+        if progress is not None:
+            progress.clear()
         for s in sessions:
             s.stop()
     return out

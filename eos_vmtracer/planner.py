@@ -20,12 +20,11 @@ everything it knows comes in through its arguments.
 
 from __future__ import annotations
 
-import re
 from collections import defaultdict
 from dataclasses import dataclass, field, replace
-from typing import Iterable, Mapping, Optional
+from typing import Iterable, Literal, Mapping, Optional
 
-from eos_vmtracer.config import Config
+from eos_vmtracer.config import Config, SessionConfig
 from eos_vmtracer.ledger import Ledger, Ownership
 from eos_vmtracer.model import (
     Host,
@@ -37,16 +36,25 @@ from eos_vmtracer.model import (
     VlanSpec,
 )
 from eos_vmtracer.neighbors import SwitchIdentity
-from eos_vmtracer.vlans import VlanSet, canonical_interface, interface_sort_key
+from eos_vmtracer.static_hosts import StaticHosts
+from eos_vmtracer.static_hosts import describe as describe_static
+from eos_vmtracer.timefmt import wall_clock
+from eos_vmtracer.vlans import VlanSet, canonical_interface, interface_sort_key, vlan_name
 
 # -- the plan --------------------------------------------------------------------------
+
+ReasonKind = Literal["vm", "vmk", "migration", "uplink"]
+"""What needs a VLAN: a VM's NIC, a VMkernel adapter, a VM on its way to this host
+(vMotion), or an edge port whose needs an uplink carries."""
+Role = Literal["edge", "uplink"]
+"""A managed interface faces hosts (``edge``) or carries what the edge ports need."""
 
 
 @dataclass(frozen=True)
 class Reason:
     """Why a VLAN is needed on an interface: one VM NIC, VMkernel adapter or edge port."""
 
-    kind: str  # "vm", "vmk", "migration" (VM on its way to this host), "uplink"
+    kind: ReasonKind
     session: str
     host: str = ""  # host name
     host_id: str = ""  # host moid
@@ -128,7 +136,7 @@ class InterfaceView:
     """What the planner knows and decided about one managed interface."""
 
     name: str
-    role: str  # "edge" or "uplink"
+    role: Role
     mode: str
     allowed: VlanSet  # as the switch has it now
     static: VlanSet  # allowed and not owned: the operator's
@@ -170,7 +178,8 @@ class _Ports:
     """Maps (session, host, vmnic) to the managed port it is cabled to."""
 
     links: list[Link]
-    by_nic: dict[tuple[str, str, str], str]  # (session, host moid, vmnic) -> interface
+    # (session, host moid, vmnic) -> interfaces (one when heard; static_hosts may name more)
+    by_nic: dict[tuple[str, str, str], tuple[str, ...]]
     notes: list[str]
 
 
@@ -179,9 +188,13 @@ def _resolve_ports(
 ) -> _Ports:
     ident = SwitchIdentity.of(facts, config.switch.hostname)
     result = _Ports([], {}, [])
+    table = StaticHosts(config.switch.static_hosts)
     for session in inventory.sessions:
         for host in session.hosts.values():
+            # Until a host was asked what it hears, static_hosts waits (heard wins).
+            statics = table.ports(host.name) if host.moid not in session.unasked else ()
             for nic in host.nics:
+                key = (session.name, host.moid, nic.device)
                 for neighbor in nic.neighbors:
                     if not ident.matches(neighbor.device_id):
                         continue
@@ -191,8 +204,25 @@ def _resolve_ports(
                         Link(session.name, host.moid, host.name, nic.device, heard, target, note)
                     )
                     if target:
-                        result.by_nic[(session.name, host.moid, nic.device)] = target
+                        result.by_nic[key] = (target,)
                     break
+                if nic.neighbors:
+                    continue  # whatever it hears (this switch or another) wins over static_hosts
+                for port, pattern in statics:
+                    target, note = _target_port(port, facts, edge)
+                    result.links.append(
+                        Link(
+                            session.name,
+                            host.moid,
+                            host.name,
+                            nic.device,
+                            describe_static(pattern),
+                            target,
+                            note,
+                        )
+                    )
+                    if target and target not in result.by_nic.get(key, ()):
+                        result.by_nic[key] = (*result.by_nic.get(key, ()), target)
     return result
 
 
@@ -250,7 +280,7 @@ def _add_need(
     allowed: VlanSet,
     host: Host,
     ref: NetworkRef,
-    who: tuple[str, str, str, str],
+    who: tuple[ReasonKind, str, str, str],
 ) -> None:
     """Record what the NIC ``who`` (kind, name, id, adapter label) on ``host`` needs."""
     spec, uplinks, pg_name = _spec_and_uplinks(session, host, ref)
@@ -260,20 +290,18 @@ def _add_need(
     inside = spec.vlans & allowed
     outside = spec.vlans - allowed
     for vmnic in uplinks:
-        iface = ports.by_nic.get((session.name, host.moid, vmnic))
-        if iface is None:
-            continue
         reason = Reason(
             kind, session.name, host.name, host.moid, subject, subject_id, label, pg_name, vmnic
         )
-        per_vlan = needs.need.setdefault(iface, {})
-        for vlan in inside:
-            per_vlan.setdefault(vlan, []).append(reason)
-        if outside:
-            why = f"outside allowed_vlans of {session.name} ({reason.text()})"
-            kept_off = needs.excluded.setdefault(iface, {})
-            for vlan in outside:
-                kept_off.setdefault(vlan, []).append(why)
+        for iface in ports.by_nic.get((session.name, host.moid, vmnic), ()):
+            per_vlan = needs.need.setdefault(iface, {})
+            for vlan in inside:
+                per_vlan.setdefault(vlan, []).append(reason)
+            if outside:
+                why = f"outside allowed_vlans of {session.name} ({reason.text()})"
+                kept_off = needs.excluded.setdefault(iface, {})
+                for vlan in outside:
+                    kept_off.setdefault(vlan, []).append(why)
 
 
 def _session_needs(
@@ -286,12 +314,12 @@ def _session_needs(
         if host.moid not in cabled:
             continue
         for vmk in host.vmknics:
-            who = ("vmk", vmk.device, "", "")
+            who: tuple[ReasonKind, str, str, str] = ("vmk", vmk.device, "", "")
             _add_need(needs, ports, session, allowed, host, vmk.network, who)
     for vm in session.vms.values():
         if not vm.powered_on:
             continue
-        placements: list[tuple[str, str]] = []
+        placements: list[tuple[ReasonKind, str]] = []
         if vm.host in cabled:
             placements.append(("vm", vm.host))
         migration = session.migrations.get(vm.moid)
@@ -312,9 +340,7 @@ def _session_needs(
 
 def _vlan_name(vlan: int, reasons: Iterable[Reason]) -> str:
     names = sorted({r.portgroup for r in reasons if r.portgroup})
-    base = names[0] if names else f"vmtracer-{vlan}"
-    cleaned = re.sub(r"[^A-Za-z0-9_.-]+", "_", base).strip("_") or f"vmtracer-{vlan}"
-    return cleaned[:32]
+    return vlan_name(names[0] if names else "") or f"vmtracer-{vlan}"
 
 
 @dataclass
@@ -325,15 +351,20 @@ class _Context:
     ledger: Ledger
     now: float
 
-    def vlan_hold_reason(self) -> str:
-        """Why no VLAN the agent created may be deleted now ("" if they may): any
-        session may need it, so every configured session must be synchronised."""
-        for scfg in self.config.sessions:
+    def unsynchronised(self, sessions: Iterable[SessionConfig]) -> str:
+        """The hold while any of ``sessions`` is not synchronised ("" when all are): what
+        it has not reported yet may need the VLAN, so nothing it may need is removed."""
+        for scfg in sessions:
             inv = self.inventory.session(scfg.name)
             if inv is None or not inv.synced:
                 state = inv.state.value if inv is not None else "not started"
                 return f"session {scfg.name} is {state}, not synchronised"
         return ""
+
+    def vlan_hold_reason(self) -> str:
+        """Why no VLAN the agent created may be deleted now ("" if they may): any
+        session may need it, so every configured session must be synchronised."""
+        return self.unsynchronised(self.config.sessions)
 
     def hold_reason(self, entry: Ownership) -> str:
         """Why an owned, unneeded VLAN may not be removed now ("" if it may)."""
@@ -346,19 +377,17 @@ class _Context:
             # configured session is synchronised (one of them may need it now).
             if entry.vlan not in self.config.managed_vlans():
                 return "outside every session's allowed VLANs"
-            for scfg in self.config.sessions:
-                inv = self.inventory.session(scfg.name)
-                if inv is None or not inv.synced:
-                    return f"session {scfg.name} is not synchronised"
+            held = self.unsynchronised(self.config.sessions)
+            if held:
+                return held
         for scfg in live:
             if entry.vlan not in scfg.allowed_vlans:
                 return f"outside allowed_vlans of session {scfg.name}"
             if not scfg.autovlan:
                 return f"session {scfg.name} has autovlan = false"
-            inv = self.inventory.session(scfg.name)
-            if inv is None or not inv.synced:
-                state = inv.state.value if inv is not None else "not started"
-                return f"session {scfg.name} is {state}, not synchronised"
+            held = self.unsynchronised([scfg])
+            if held:
+                return held
         for qualified in sorted(entry.hosts):
             sname, _, moid = qualified.partition("/")
             inv = self.inventory.session(sname)
@@ -411,7 +440,26 @@ def plan(
     ledger: Ledger,
     now: float,
 ) -> Plan:
-    """Compute the plan. Pure: the same arguments always give the same plan."""
+    """Compute the plan. Pure: the same arguments always give the same plan.
+
+    With ``dry_run`` the plan is computed as if for real (:func:`live_plan`), then
+    withheld as a whole (:func:`_withheld_as_a_whole`): this is the one place
+    ``dry_run`` is read.
+    """
+    live = live_plan(inventory, facts, config, ledger, now)
+    if config.switch.dry_run:
+        return _withheld_as_a_whole(live, ledger, config, now)
+    return live
+
+
+def live_plan(
+    inventory: Inventory,
+    facts: SwitchFacts,
+    config: Config,
+    ledger: Ledger,
+    now: float,
+) -> Plan:
+    """The plan as the agent would apply it, whatever ``dry_run`` says."""
     ctx = _Context(inventory, facts, config, ledger, now)
     edge = frozenset(config.switch.interfaces)
     ports = _resolve_ports(inventory, facts, config, edge)
@@ -427,7 +475,7 @@ def plan(
         _uplink_needs(needs, config.switch.uplinks)
 
     by_iface = ledger.by_interface()
-    managed = [(n, "edge") for n in config.switch.interfaces]
+    managed: list[tuple[str, Role]] = [(n, "edge") for n in config.switch.interfaces]
     managed += [(n, "uplink") for n in config.switch.uplinks]
     for name, role in managed:
         _decide_interface(ctx, out, name, role, by_iface.get(name, {}), active, passive)
@@ -440,12 +488,6 @@ def plan(
 
     vlan_changes = _vlan_changes(ctx, out)
     create, delete, created = vlan_changes.create, vlan_changes.delete, vlan_changes.created
-    if config.switch.dry_run:
-        if create:
-            out.withheld.append(Withheld("", VlanSet(create), VlanSet.none(), "dry run: create"))
-        if delete:
-            out.withheld.append(Withheld("", VlanSet.none(), delete, "dry run: delete"))
-        create, delete = {}, VlanSet.none()
 
     dues = [p.due for p in out.pending if p.due is not None and not p.held]
     dues += [p.due for p in vlan_changes.pending if p.due is not None]
@@ -476,7 +518,7 @@ def _decide_interface(
     ctx: _Context,
     out: _Builder,
     name: str,
-    role: str,
+    role: Role,
     owned_entries: Mapping[int, Ownership],
     active: _Needs,
     passive: _Needs,
@@ -512,7 +554,6 @@ def _decide_interface(
     add = needed - current
     for v, rs in need.items():
         out.provisioned.setdefault(v, []).extend(rs)
-    dry = ctx.config.switch.dry_run
     remove = _decide_removals(
         ctx, out, name, owned_entries, current, needed | VlanSet(passive_need), need
     )
@@ -522,13 +563,10 @@ def _decide_interface(
         previous = owned_entries.get(v)
         if previous is not None:
             out.repairs.add((name, v))  # drift: someone removed what we still need
-        if not dry:
-            added_at = previous.added if previous is not None else ctx.now
-            fresh = Ownership(name, v, added_at)
-            out.entries[(name, v)] = _refresh(fresh, need[v])
-    if dry and (add or remove):
-        out.withheld.append(Withheld(name, add, remove, "dry run"))
-    elif add or remove:
+        added_at = previous.added if previous is not None else ctx.now
+        fresh = Ownership(name, v, added_at)
+        out.entries[(name, v)] = _refresh(fresh, need[v])
+    if add or remove:
         out.changes.append(InterfaceChange(name, add, remove))
     passive_add = VlanSet(passive_need) - current - needed
     if passive_add:
@@ -552,7 +590,6 @@ def _decide_removals(
 ) -> VlanSet:
     """Owned VLANs on ``name``: keep, start or continue their clock, or remove them."""
     delay = ctx.config.switch.remove_delay
-    dry = ctx.config.switch.dry_run
     remove: list[int] = []
     for v, entry in owned_entries.items():
         if v not in current:
@@ -569,14 +606,14 @@ def _decide_removals(
             continue
         since = ctx.now if since is None else since
         due = since + delay
-        if ctx.now >= due and not dry:
+        if ctx.now >= due:
             remove.append(v)
             out.remove_reasons[(name, v)] = (
-                f"unneeded since {_clock(since)} (remove_delay {delay:g}s)"
+                f"unneeded since {wall_clock(since)} (remove_delay {delay:g}s)"
             )
             continue
         out.entries[(name, v)] = replace(entry, unneeded_since=since)
-        out.pending.append(Pending(name, v, since, due, "dry run" if ctx.now >= due else ""))
+        out.pending.append(Pending(name, v, since, due))
     return VlanSet(remove)
 
 
@@ -604,12 +641,6 @@ def _refresh(entry: Ownership, reasons: Iterable[Reason]) -> Ownership:
         hosts=frozenset(hosts) if sessions else entry.hosts,
         unneeded_since=None,
     )
-
-
-def _clock(t: float) -> str:
-    import time as _time
-
-    return _time.strftime("%Y-%m-%d %H:%M:%S", _time.localtime(t))
 
 
 @dataclass
@@ -640,8 +671,7 @@ def _vlan_changes(ctx: _Context, out: _Builder) -> _VlanChanges:
         for v in sorted(out.provisioned):
             if v not in existing:
                 create[v] = _vlan_name(v, out.provisioned[v])
-                if not cfg.switch.dry_run:
-                    created[v] = ledger.created_vlans.get(v, now)
+                created[v] = ledger.created_vlans.get(v, now)
     # Needed on any port the agent manages (even one it cannot provision: not a trunk).
     needed = VlanSet(out.provisioned) | VlanSet(
         v for view in out.views.values() for v in view.needed
@@ -690,6 +720,65 @@ def _vlan_changes(ctx: _Context, out: _Builder) -> _VlanChanges:
         if not blocked:  # (an owned VLAN goes with its last port, when that is due)
             pending.append(PendingVlan(v, since, since + delay))
     return _VlanChanges(create, VlanSet(delete), created, unneeded, pending)
+
+
+# -- dry run ------------------------------------------------------------------------------
+
+DRY_RUN = "dry run"
+
+
+def _withheld_as_a_whole(live: Plan, ledger: Ledger, config: Config, now: float) -> Plan:
+    """``live`` with nothing to apply: every change it holds becomes a withheld one.
+
+    The ledger records nothing that was not done: no VLAN added or created is
+    owned, and what would have been removed or deleted stays owned (its clock
+    runs on, shown as pending, held by the dry run). What does not change the
+    switch (clocks, refreshed causes) is kept, so that turning ``dry_run`` off
+    applies exactly what the dry run showed.
+    """
+    order = {name: n for n, name in enumerate((*config.switch.interfaces, *config.switch.uplinks))}
+    withheld = [Withheld(c.interface, c.add, c.remove, DRY_RUN) for c in live.changes]
+    withheld += [w for w in live.withheld if w.interface]  # autovlan = false, per interface
+    withheld.sort(key=lambda w: order.get(w.interface, len(order)))  # stable: dry run first
+    withheld += [w for w in live.withheld if not w.interface]
+    if live.create_vlans:
+        withheld.append(Withheld("", VlanSet(live.create_vlans), VlanSet.none(), "dry run: create"))
+    if live.delete_vlans:
+        withheld.append(Withheld("", VlanSet.none(), live.delete_vlans, "dry run: delete"))
+
+    entries = dict(live.ledger.entries)
+    pending = list(live.pending)
+    delay = config.switch.remove_delay
+    for c in live.changes:
+        for v in c.add:  # not added: owned only if it was before (a repair)
+            before = ledger.entries.get((c.interface, v))
+            if before is None:
+                entries.pop((c.interface, v), None)
+            else:
+                entries[(c.interface, v)] = before
+        for v in c.remove:  # not removed: still owned, its clock running
+            entry = ledger.entries[(c.interface, v)]
+            since = now if entry.unneeded_since is None else entry.unneeded_since
+            entries[(c.interface, v)] = replace(entry, unneeded_since=since)
+            pending.append(Pending(c.interface, v, since, since + delay, DRY_RUN))
+    pending.sort(key=lambda p: order.get(p.interface, len(order)))
+    created = {v: t for v, t in live.ledger.created_vlans.items() if v not in live.create_vlans}
+    unneeded = dict(live.ledger.vlans_unneeded_since)
+    for v in live.delete_vlans:  # not deleted: still the agent's, its clock running
+        created[v] = ledger.created_vlans.get(v, now)
+        unneeded[v] = ledger.vlans_unneeded_since.get(v, now)
+    return replace(
+        live,
+        changes=(),
+        create_vlans={},
+        delete_vlans=VlanSet.none(),
+        remove_reasons={},
+        pending=tuple(pending),
+        withheld=tuple(withheld),
+        ledger=replace(
+            live.ledger, entries=entries, created_vlans=created, vlans_unneeded_since=unneeded
+        ),
+    )
 
 
 # -- after application -------------------------------------------------------------------

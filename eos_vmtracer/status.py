@@ -3,8 +3,9 @@
 What this module is for: after every reconcile (and on a heartbeat) the agent
 writes one JSON document, ``status.json`` in ``run_dir``, that ``vmtracer show``,
 ``vmtracer explain``, the EOS CLI extension and the EOS SDK status all read. Its
-schema (``SCHEMA_VERSION``) is documented in README.md and checked in tests; the
-JSON Schema is :data:`STATUS_SCHEMA`.
+shape is :class:`~eos_vmtracer.status_types.StatusDocument` (version
+``SCHEMA_VERSION``); the JSON Schema :data:`STATUS_SCHEMA` is derived from it, and the
+README's ``--json`` section is checked against it.
 
 It must never let a reader mistake a dead or stale agent for one with no data:
 :func:`read_status` says which it is. It holds no secret (no password, no URL
@@ -18,16 +19,36 @@ import os
 import time
 from collections import Counter
 from dataclasses import dataclass, field
-from typing import Any, Mapping, Optional
+from typing import Any, List, Mapping, Optional, cast
 
 from eos_vmtracer import __version__
 from eos_vmtracer.config import Config
 from eos_vmtracer.ledger import write_json_atomic
 from eos_vmtracer.model import Inventory, SessionInventory, SwitchFacts, Vm
 from eos_vmtracer.planner import Plan, Reason
+from eos_vmtracer.schema import json_schema
+from eos_vmtracer.status_types import (
+    SCHEMA_VERSION,
+    AgentSection,
+    CdpPort,
+    CdpSection,
+    HostEntry,
+    HostLink,
+    Interface,
+    LastReconcile,
+    PendingVlan,
+    Session,
+    StatusDocument,
+    SwitchSection,
+    VmEntry,
+    VmNic,
+    Withheld,
+)
+from eos_vmtracer.status_types import Reason as ReasonJson
+from eos_vmtracer.timefmt import wall_clock
 from eos_vmtracer.vlans import VlanSet, interface_sort_key
 
-SCHEMA_VERSION = 1
+__all__ = ["SCHEMA_VERSION", "STATUS_SCHEMA", "StatusDocument", "build", "read_status", "write"]
 FILE_NAME = "status.json"
 HEARTBEAT = 5.0  # seconds between status writes when nothing happens
 STALE_AFTER = 4 * HEARTBEAT
@@ -49,11 +70,12 @@ class AgentFacts:
     session_figures: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
 
 
-def _vlans(s: VlanSet) -> str:
+def vlan_text(s: VlanSet) -> str:
+    """A VLAN list as the status document writes it: ``"10,20-30"``, ``""`` for none."""
     return s.format() if s else ""
 
 
-def _reason_json(r: Reason) -> dict[str, str]:
+def _reason_json(r: Reason) -> ReasonJson:
     return {
         "kind": r.kind,
         "session": r.session,
@@ -71,7 +93,7 @@ def _session_json(
     inv: Optional[SessionInventory],
     name: str,
     figures: Optional[Mapping[str, Any]] = None,
-) -> dict[str, Any]:
+) -> Session:
     scfg = config.session(name)
     assert scfg is not None
     fig = figures or {}
@@ -84,7 +106,7 @@ def _session_json(
         "error": inv.error if inv else "",
         "hosts": len(inv.hosts) if inv else 0,
         "vms": len(inv.vms) if inv else 0,
-        "allowed_vlans": scfg.allowed_vlans.format(),
+        "allowed_vlans": vlan_text(scfg.allowed_vlans),
         "autovlan": scfg.autovlan,
         "scoped": bool(fig.get("scoped", False)),
         "hosts_heard": int(fig.get("hosts_heard", 0)),
@@ -92,17 +114,17 @@ def _session_json(
     }
 
 
-def _by_vlan(pending: Mapping[str, Any]) -> int:
-    return int(pending["vlan"])
+def _by_vlan(pending: PendingVlan) -> int:
+    return pending["vlan"]
 
 
-def _interfaces_json(plan: Plan) -> list[dict[str, Any]]:
-    pending_by: dict[str, list[dict[str, Any]]] = {}  # interface -> [{vlan, since, due, held}]
+def _interfaces_json(plan: Plan) -> List[Interface]:
+    pending_by: dict[str, List[PendingVlan]] = {}  # interface -> [{vlan, since, due, held}]
     for p in plan.pending:
         pending_by.setdefault(p.interface, []).append(
             {"vlan": p.vlan, "since": p.since, "due": p.due, "held": p.held}
         )
-    out: list[dict[str, Any]] = []
+    out: List[Interface] = []
     for name in sorted(plan.interfaces, key=interface_sort_key):
         view = plan.interfaces[name]
         required = VlanSet(view.needed)
@@ -111,10 +133,10 @@ def _interfaces_json(plan: Plan) -> list[dict[str, Any]]:
                 "name": name,
                 "role": view.role,
                 "mode": view.mode,
-                "allowed": view.allowed.format(),
-                "static": _vlans(view.static),
-                "dynamic": _vlans(view.owned),
-                "required": _vlans(required),
+                "allowed": vlan_text(view.allowed),
+                "static": vlan_text(view.static),
+                "dynamic": vlan_text(view.owned),
+                "required": vlan_text(required),
                 "pending": sorted(pending_by.get(name, []), key=_by_vlan),
                 "excluded": {str(v): list(w) for v, w in sorted(view.excluded.items())},
                 "reasons": {
@@ -132,8 +154,8 @@ def _interfaces_json(plan: Plan) -> list[dict[str, Any]]:
     return out
 
 
-def _hosts_json(inventory: Inventory, plan: Plan) -> list[dict[str, Any]]:
-    links: dict[tuple[str, str], list[dict[str, str]]] = {}
+def _hosts_json(inventory: Inventory, plan: Plan) -> List[HostEntry]:
+    links: dict[tuple[str, str], List[HostLink]] = {}
     for link in plan.links:
         links.setdefault((link.session, link.host_id), []).append(
             {
@@ -143,7 +165,7 @@ def _hosts_json(inventory: Inventory, plan: Plan) -> list[dict[str, Any]]:
                 "note": link.note,
             }
         )
-    out = []
+    out: List[HostEntry] = []
     for session in inventory.sessions:
         vms_on = Counter(vm.host for vm in session.vms.values())  # one pass, not one per host
         for host in sorted(session.hosts.values(), key=lambda h: h.name):
@@ -162,7 +184,7 @@ def _hosts_json(inventory: Inventory, plan: Plan) -> list[dict[str, Any]]:
     return out
 
 
-def _vms_json(inventory: Inventory, plan: Plan) -> list[dict[str, Any]]:
+def _vms_json(inventory: Inventory, plan: Plan) -> List[VmEntry]:
     """VMs on hosts cabled to this switch, with each vNIC's VLANs and ports."""
     cabled = {(lk.session, lk.host_id) for lk in plan.links if lk.interface}
     ports: dict[tuple[str, str, str], set[str]] = {}
@@ -178,7 +200,7 @@ def _vms_json(inventory: Inventory, plan: Plan) -> list[dict[str, Any]]:
                     ports.setdefault(key, set()).add(name)
                     vlans.setdefault(key, set()).add(vlan)
                     portgroups[key] = r.portgroup
-    out = []
+    out: List[VmEntry] = []
     for session in inventory.sessions:
         for vm in sorted(session.vms.values(), key=lambda v: v.name):
             migration = session.migrations.get(vm.moid)
@@ -197,11 +219,11 @@ def _vm_json(
     ports: Mapping[tuple[str, str, str], set[str]],
     vlans: Mapping[tuple[str, str, str], set[int]],
     portgroups: Mapping[tuple[str, str, str], str],
-) -> dict[str, Any]:
+) -> VmEntry:
     host = session.hosts.get(vm.host or "")
     migration = session.migrations.get(vm.moid)
     dest = session.hosts.get(migration.dest_host) if migration else None
-    nics = []
+    nics: List[VmNic] = []
     for nic in vm.nics:
         key = (session.name, vm.moid, nic.label)
         pg = portgroups.get(key, "")
@@ -213,7 +235,7 @@ def _vm_json(
                 "label": nic.label,
                 "connected": nic.connected,
                 "portgroup": pg,
-                "vlans": _vlans(VlanSet(vlans.get(key, set()))),
+                "vlans": vlan_text(VlanSet(vlans.get(key, set()))),
                 "interfaces": sorted(ports.get(key, set()), key=interface_sort_key),
             }
         )
@@ -228,6 +250,55 @@ def _vm_json(
     }
 
 
+def _last_reconcile(m: Mapping[str, Any]) -> LastReconcile:
+    return {
+        "at": float(m.get("at", 0.0)),
+        "duration_ms": float(m.get("duration_ms", 0.0)),
+        "result": str(m.get("result", "none")),
+        "error": str(m.get("error", "")),
+    }
+
+
+def _optional_time(value: Any) -> Optional[float]:
+    return None if value is None else float(value)
+
+
+def _switch_json(m: Mapping[str, Any]) -> SwitchSection:
+    out: SwitchSection = {
+        "reachable": bool(m["reachable"]),
+        "error": str(m["error"]),
+        "since": _optional_time(m.get("since")),
+    }
+    for key in ("hostname", "model", "version"):
+        if key in m:
+            out[key] = str(m[key])  # type: ignore[literal-required,unused-ignore]
+    return out
+
+
+def _cdp_json(m: Mapping[str, Any]) -> CdpSection:
+    ports: dict[str, CdpPort] = {
+        str(name): {
+            "frames": int(p["frames"]),
+            "last_sent": _optional_time(p.get("last_sent")),
+            "error": str(p.get("error", "")),
+        }
+        for name, p in m.get("ports", {}).items()
+    }
+    return {"enabled": bool(m.get("enabled", False)), "ports": ports}
+
+
+def _withheld_json(plan: Plan) -> List[Withheld]:
+    return [
+        {
+            "interface": w.interface,
+            "add": vlan_text(w.add),
+            "remove": vlan_text(w.remove),
+            "why": w.why,
+        }
+        for w in plan.withheld
+    ]
+
+
 def build(
     config: Config,
     inventory: Inventory,
@@ -235,25 +306,27 @@ def build(
     plan: Optional[Plan],
     agent: AgentFacts,
     now: float,
-) -> dict[str, Any]:
+) -> StatusDocument:
     """The status document."""
     empty = Plan()
     p = plan or empty
+    agent_json: AgentSection = {
+        "version": __version__,
+        "pid": agent.pid,
+        "started": agent.started,
+        "updated": now,
+        "config": agent.config,
+        "state_dir": config.switch.state_dir,
+        "dry_run": config.switch.dry_run,
+        "hostname": config.switch.hostname or (facts.hostname if facts else ""),
+        "last_reconcile": _last_reconcile(agent.last_reconcile),
+        "counters": {str(k): int(v) for k, v in agent.counters.items()},
+    }
     return {
         "schema": SCHEMA_VERSION,
-        "agent": {
-            "version": __version__,
-            "pid": agent.pid,
-            "started": agent.started,
-            "updated": now,
-            "config": agent.config,
-            "dry_run": config.switch.dry_run,
-            "hostname": config.switch.hostname or (facts.hostname if facts else ""),
-            "last_reconcile": dict(agent.last_reconcile),
-            "counters": dict(agent.counters),
-        },
-        "switch": dict(agent.switch),
-        "cdp": dict(agent.cdp),
+        "agent": agent_json,
+        "switch": _switch_json(agent.switch),
+        "cdp": _cdp_json(agent.cdp),
         "sessions": [
             _session_json(
                 config, inventory.session(s.name), s.name, agent.session_figures.get(s.name)
@@ -268,15 +341,7 @@ def build(
             {"vlan": v.vlan, "since": v.since, "due": v.due, "held": v.held}
             for v in p.pending_vlans
         ],
-        "withheld": [
-            {
-                "interface": w.interface,
-                "add": _vlans(w.add),
-                "remove": _vlans(w.remove),
-                "why": w.why,
-            }
-            for w in p.withheld
-        ],
+        "withheld": _withheld_json(p),
     }
 
 
@@ -305,7 +370,7 @@ def _alive(pid: int) -> bool:
     return True
 
 
-def read_status(run_dir: str, *, now: Optional[float] = None) -> dict[str, Any]:
+def read_status(run_dir: str, *, now: Optional[float] = None) -> StatusDocument:
     """The running agent's status; raises :class:`StatusUnavailable` saying why not."""
     path = status_path(run_dir)
     try:
@@ -319,7 +384,7 @@ def read_status(run_dir: str, *, now: Optional[float] = None) -> dict[str, Any]:
         raise StatusUnavailable(f"{path} has an unknown schema")
     agent = doc.get("agent", {})
     updated = float(agent.get("updated", 0))
-    when = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(updated))
+    when = wall_clock(updated)
     pid = int(agent.get("pid", 0))
     if pid and not _alive(pid):
         raise StatusUnavailable(f"the agent is not running (pid {pid} is gone; last status {when})")
@@ -328,135 +393,9 @@ def read_status(run_dir: str, *, now: Optional[float] = None) -> dict[str, Any]:
         raise StatusUnavailable(
             f"the agent's status is stale: last updated {when} ({age:.0f}s ago); is it hung?"
         )
-    return doc
+    return cast(StatusDocument, doc)  # written by the agent from the same types
 
 
-#: A list of VLANs waiting to go (from a port, or from the switch): when, or why not yet.
-_PENDING: dict[str, Any] = {
-    "type": "array",
-    "items": {
-        "type": "object",
-        "required": ["vlan", "since", "due", "held"],
-        "properties": {
-            "vlan": {"type": "integer"},
-            "since": {"type": ["number", "null"]},
-            "due": {"type": ["number", "null"]},
-            "held": {"type": "string"},
-        },
-    },
-}
-
-#: JSON Schema of the status document (and so of every ``show --json``).
-STATUS_SCHEMA: dict[str, Any] = {
-    "$schema": "https://json-schema.org/draft/2020-12/schema",
-    "type": "object",
-    "required": ["schema", "agent", "switch", "cdp", "sessions", "interfaces", "hosts", "vms"],
-    "properties": {
-        "schema": {"const": SCHEMA_VERSION},
-        "agent": {
-            "type": "object",
-            "required": [
-                "version",
-                "pid",
-                "started",
-                "updated",
-                "dry_run",
-                "last_reconcile",
-                "counters",
-            ],
-        },
-        "switch": {"type": "object", "required": ["reachable", "error"]},
-        "cdp": {"type": "object", "required": ["enabled", "ports"]},
-        "sessions": {
-            "type": "array",
-            "items": {
-                "type": "object",
-                "required": [
-                    "name",
-                    "url",
-                    "state",
-                    "synced",
-                    "since",
-                    "error",
-                    "hosts",
-                    "vms",
-                    "allowed_vlans",
-                    "autovlan",
-                    "scoped",
-                    "hosts_heard",
-                    "hints_last_minute",
-                ],
-                "properties": {
-                    "state": {
-                        "enum": [
-                            "connecting",
-                            "connected",
-                            "disconnected",
-                            "auth-failed",
-                            "tls-error",
-                        ]
-                    },
-                    "synced": {"type": "boolean"},
-                    "hosts": {"type": "integer"},
-                    "vms": {"type": "integer"},
-                },
-            },
-        },
-        "interfaces": {
-            "type": "array",
-            "items": {
-                "type": "object",
-                "required": [
-                    "name",
-                    "role",
-                    "mode",
-                    "allowed",
-                    "static",
-                    "dynamic",
-                    "required",
-                    "pending",
-                    "excluded",
-                    "reasons",
-                    "reasons_more",
-                    "note",
-                ],
-                "properties": {
-                    "role": {"enum": ["edge", "uplink"]},
-                    "pending": _PENDING,
-                },
-            },
-        },
-        "vlans_pending_delete": _PENDING,
-        "hosts": {
-            "type": "array",
-            "items": {
-                "type": "object",
-                "required": ["session", "moid", "name", "connected", "vms", "links"],
-            },
-        },
-        "vms": {
-            "type": "array",
-            "items": {
-                "type": "object",
-                "required": [
-                    "session",
-                    "moid",
-                    "name",
-                    "powered_on",
-                    "host",
-                    "migrating_to",
-                    "nics",
-                ],
-                "properties": {
-                    "nics": {
-                        "type": "array",
-                        "items": {
-                            "type": "object",
-                            "required": ["label", "connected", "portgroup", "vlans", "interfaces"],
-                        },
-                    }
-                },
-            },
-        },
-    },
-}
+#: JSON Schema (draft-07) of the status document (and so of every ``show --json``),
+#: derived from :class:`~eos_vmtracer.status_types.StatusDocument`.
+STATUS_SCHEMA: dict[str, Any] = json_schema(StatusDocument)

@@ -96,23 +96,12 @@ class VlanSet:
     # -- formatting -------------------------------------------------------------------
     def ranges(self) -> list[tuple[int, int]]:
         """The set as sorted, maximal ``(first, last)`` runs."""
-        ids = sorted(self._ids)
-        if not ids:
-            return []
-        if ids[-1] - ids[0] + 1 == len(ids):  # one run (ALL, a plain range): the common case
-            return [(ids[0], ids[-1])]
-        pairs = list(zip(ids, ids[1:]))
-        starts = [ids[0], *(b for a, b in pairs if b != a + 1)]
-        ends = [*(a for a, b in pairs if b != a + 1), ids[-1]]
-        return list(zip(starts, ends))
+        return runs(self._ids)
 
     def format(self) -> str:
         """Compressed EOS form: ``"10,20-30"``; ``"NONE"`` when empty (computed once)."""
         if self._text is None:
-            if not self._ids:
-                self._text = "NONE"
-            else:
-                self._text = ",".join(f"{a}" if a == b else f"{a}-{b}" for a, b in self.ranges())
+            self._text = ",".join(run_pieces(self._ids)) or "NONE"
         return self._text
 
     def chunks(self, max_len: int = 200) -> list[str]:
@@ -121,19 +110,7 @@ class VlanSet:
         EOS limits the length of a command line; long lists go in several
         ``add``/``remove`` commands.
         """
-        pieces = [f"{a}" if a == b else f"{a}-{b}" for a, b in self.ranges()]
-        out: list[str] = []
-        current = ""
-        for piece in pieces:
-            candidate = f"{current},{piece}" if current else piece
-            if current and len(candidate) > max_len:
-                out.append(current)
-                current = piece
-            else:
-                current = candidate
-        if current:
-            out.append(current)
-        return out
+        return pack(run_pieces(self._ids), max_len)
 
     def __str__(self) -> str:
         return self.format()
@@ -202,6 +179,55 @@ class VlanSet:
 
 
 _RANGE_RE = re.compile(r"(\d{1,4})(?:\s*-\s*(\d{1,4}))?")
+
+
+def runs(numbers: Iterable[int]) -> list[tuple[int, int]]:
+    """The distinct ``numbers`` as sorted, maximal ``(first, last)`` runs."""
+    ids = sorted(numbers if isinstance(numbers, (set, frozenset)) else set(numbers))
+    if not ids:
+        return []
+    if ids[-1] - ids[0] + 1 == len(ids):  # one run (ALL, a plain range): the common case
+        return [(ids[0], ids[-1])]
+    pairs = list(zip(ids, ids[1:]))
+    starts = [ids[0], *(b for a, b in pairs if b != a + 1)]
+    ends = [*(a for a, b in pairs if b != a + 1), ids[-1]]
+    return list(zip(starts, ends))
+
+
+def run_pieces(numbers: Iterable[int]) -> list[str]:
+    """The runs of ``numbers`` as EOS writes them: ``["10", "20-30"]`` (VLANs, ports)."""
+    return [f"{a}" if a == b else f"{a}-{b}" for a, b in runs(numbers)]
+
+
+def pack(pieces: Iterable[str], max_len: int) -> list[str]:
+    """``pieces`` joined with commas into as few strings as fit ``max_len`` each (a piece
+    longer than ``max_len`` stands alone)."""
+    out: list[str] = []
+    current = ""
+    for piece in pieces:
+        candidate = f"{current},{piece}" if current else piece
+        if current and len(candidate) > max_len:
+            out.append(current)
+            current = piece
+        else:
+            current = candidate
+    if current:
+        out.append(current)
+    return out
+
+
+_VLAN_NAME_UNSAFE = re.compile(r"[^A-Za-z0-9_.-]+")
+VLAN_NAME_MAX = 32
+"""EOS limits VLAN names to 32 characters."""
+
+
+def vlan_name(text: str) -> str:
+    """``text`` made a safe VLAN name: letters, digits, ``_``, ``.`` and ``-`` only (any
+    other run becomes one ``_``), no leading or trailing ``_``, at most 32 characters;
+    ``""`` when nothing is left."""
+    return _VLAN_NAME_UNSAFE.sub("_", text).strip("_")[:VLAN_NAME_MAX]
+
+
 _ALL = VlanSet._from_frozen(frozenset(range(VLAN_MIN, VLAN_MAX + 1)))
 _NONE = VlanSet._from_frozen(frozenset())
 
@@ -278,8 +304,10 @@ def expand_interfaces(spec: str) -> list[str]:
 
 def interface_sort_key(name: str) -> tuple[object, ...]:
     """Natural order for interface names: Ethernet2 before Ethernet10."""
-    parts = re.split(r"(\d+)", name)
-    return tuple(int(p) if p.isdigit() else p for p in parts)
+    # Odd pieces are the ASCII digit runs: any name gives a key (never a ValueError),
+    # and keys compare (str with str, int with int) whatever the names.
+    parts = re.split(r"([0-9]+)", name)
+    return tuple(int(p) if i % 2 else p for i, p in enumerate(parts))
 
 
 def is_port_channel(name: str) -> bool:

@@ -7,7 +7,7 @@ What this script is for: ``make swix`` (and the SWIX tests) run it. It
    into pure wheels, and refuses any wheel that is not ``*-none-any``;
 2. stages the files as they will be on the switch: ``/usr/bin/vmtracer``,
    ``/usr/lib/eos-vmtracer/site`` (eos_vmtracer and the dependencies), the CLI
-   extension YAML and handler module (and the link EOS before 4.30.2F needs);
+   extension YAML and handler module (and the links EOS before 4.30.2F needs);
 3. packs them with rpmbuild (extension/eos-vmtracer.spec, xz level 2 payload);
 4. zips (``zip -0``: stored, no compression) ``manifest.txt`` (``format: 1``,
    ``primaryRpm:``, one ``NAME.rpm-sha1: HEX`` line per RPM, as Arista's
@@ -52,7 +52,14 @@ LIBDIR = "usr/lib/eos-vmtracer/site"  # relative to the root the RPM installs in
 BINDIR = "usr/bin"
 CLI_DIR = "usr/share/CliExtension"
 CLI_PLUGIN_DIR = "usr/share/CliExtension/CliPlugin"  # EOS 4.30.2F and later
-OLD_CLI_PLUGIN_DIR = "usr/lib/python3.9/site-packages/CliPlugin"  # before 4.30.2F
+# Before 4.30.2F, EOS's CLI loads plugins from its Python's site-packages/CliPlugin: Python
+# 2.7 up to 4.30.1F (wolcomm/eos-prefix-list-agent links there), Python 3 where the CLI
+# runs on it (aristanetworks/openfdk links into every python*/site-packages). Both
+# Pythons EOS 4.28+ has get a link; the handler module runs under either.
+OLD_CLI_PLUGIN_DIRS = (
+    "usr/lib/python2.7/site-packages/CliPlugin",
+    "usr/lib/python3.9/site-packages/CliPlugin",
+)
 ZIP_EPOCH_MIN = 315532800  # 1980-01-01: the earliest time a zip entry can hold
 COMPILED = (".so", ".pyd", ".dll", ".dylib", ".a", ".o", ".exe")
 PURE_TARGET = [
@@ -246,10 +253,11 @@ def stage(python: str, wheels: List[Path], root: Path, epoch: int) -> None:
     (root / CLI_PLUGIN_DIR).mkdir(parents=True)
     shutil.copyfile(CLI_YAML, root / CLI_DIR / CLI_YAML.name)
     shutil.copyfile(CLI_MODULE, root / CLI_PLUGIN_DIR / CLI_MODULE.name)
-    old = root / OLD_CLI_PLUGIN_DIR
-    old.mkdir(parents=True)
-    target = os.path.relpath(root / CLI_PLUGIN_DIR / CLI_MODULE.name, old)
-    os.symlink(target, old / CLI_MODULE.name)
+    for old_dir in OLD_CLI_PLUGIN_DIRS:
+        old = root / old_dir
+        old.mkdir(parents=True)
+        target = os.path.relpath(root / CLI_PLUGIN_DIR / CLI_MODULE.name, old)
+        os.symlink(target, old / CLI_MODULE.name)
     check_pure_tree(root)
     normalize(root, epoch, executables={root / BINDIR / "vmtracer"})
 
@@ -277,7 +285,7 @@ def check_pure_tree(root: Path) -> None:
         raise BuildError(f"byte-code caches in the staged tree: {caches[0].relative_to(root)}")
 
 
-def normalize(root: Path, epoch: int, executables: set) -> None:
+def normalize(root: Path, epoch: int, executables: set[Path]) -> None:
     """Modes 0755 (directories, executables) and 0644; every time stamp ``epoch``."""
     paths = sorted(root.rglob("*"), key=lambda p: len(p.parts), reverse=True)
     for path in paths:

@@ -39,12 +39,13 @@ import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass
-from typing import Any, Callable, Optional
+from typing import Any, Callable, Optional, TypeVar
 
 #: Unique per process: every namespace and generated link name carries it.
 RUN_TAG = secrets.token_hex(3)
 _counter = 0
 _counter_lock = threading.Lock()
+_Self = TypeVar("_Self", bound="Namespace")
 
 _CLONE_NEWNET = 0x40000000
 CDP_CAPTURE_FILTER = "ether dst 01:00:0c:cc:cc:cc"
@@ -171,9 +172,10 @@ class Namespace:
             shutil.rmtree(self.tmpdir, ignore_errors=True)
             self.tmpdir = ""
 
-    def __enter__(self) -> Namespace:
+    def __enter__(self: _Self) -> _Self:
         try:
-            return self.create()
+            self.create()
+            return self
         except BaseException:
             self.close()
             raise

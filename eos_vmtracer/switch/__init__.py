@@ -14,9 +14,15 @@ from __future__ import annotations
 
 from eos_vmtracer.switch.commands import plan_commands
 from eos_vmtracer.switch.eapi import EapiSwitch
-from eos_vmtracer.switch.errors import PermanentSwitchError, SwitchError, TransientSwitchError
+from eos_vmtracer.switch.errors import (
+    CommittedSwitchError,
+    PermanentSwitchError,
+    SwitchError,
+    TransientSwitchError,
+)
 
 __all__ = [
+    "CommittedSwitchError",
     "EapiSwitch",
     "PermanentSwitchError",
     "SwitchError",

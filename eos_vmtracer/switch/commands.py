@@ -26,15 +26,12 @@ import re
 from typing import Iterable
 
 from eos_vmtracer.planner import Plan
-from eos_vmtracer.vlans import VlanSet, interface_sort_key
+from eos_vmtracer.vlans import VlanSet, interface_sort_key, pack, run_pieces, vlan_name
 
 #: Longest VLAN list or interface range put on one command line.
 MAX_LIST_LEN = 200
-#: EOS limits VLAN names to 32 characters.
-MAX_VLAN_NAME = 32
 
 _SPLIT_NUMBER = re.compile(r"(.*?)(\d+)")
-_UNSAFE_NAME = re.compile(r"[^\x21-\x7e]+")  # anything but printable, non-blank ASCII
 
 
 def plan_commands(plan: Plan) -> list[str]:
@@ -74,11 +71,6 @@ def abort_commands(session: str) -> list[str]:
     return ["enable", f"configure session {session} abort"]
 
 
-def vlan_name(name: str) -> str:
-    """``name`` made safe for one ``name`` line: no blanks or control characters, <= 32."""
-    return _UNSAFE_NAME.sub("_", name).strip("_")[:MAX_VLAN_NAME]
-
-
 def interface_ranges(names: Iterable[str]) -> list[str]:
     """EOS range specs covering ``names``: ``[Ethernet1-4,7, Ethernet1/1-2, Port-Channel10]``.
 
@@ -95,27 +87,9 @@ def interface_ranges(names: Iterable[str]) -> list[str]:
         by_prefix.setdefault(match.group(1), []).append(int(match.group(2)))
     specs: list[str] = []
     for prefix, numbers in by_prefix.items():
-        pieces = [f"{a}" if a == b else f"{a}-{b}" for a, b in _runs(numbers)]
-        current = ""
-        for piece in pieces:
-            candidate = f"{current},{piece}" if current else piece
-            if current and len(prefix) + len(candidate) > MAX_LIST_LEN:
-                specs.append(prefix + current)
-                current = piece
-            else:
-                current = candidate
-        specs.append(prefix + current)
+        pieces = pack(run_pieces(numbers), MAX_LIST_LEN - len(prefix))
+        specs.extend(prefix + piece for piece in pieces)
     return specs + odd
-
-
-def _runs(numbers: list[int]) -> list[tuple[int, int]]:
-    out: list[tuple[int, int]] = []
-    for n in sorted(set(numbers)):
-        if out and out[-1][1] == n - 1:
-            out[-1] = (out[-1][0], n)
-        else:
-            out.append((n, n))
-    return out
 
 
 def _grouped_changes(plan: Plan) -> list[tuple[list[str], VlanSet, VlanSet]]:

@@ -32,16 +32,16 @@ permanent error, and never import pyeapi (``transport`` owns it).
 from __future__ import annotations
 
 import logging
-import random
 import secrets
 import time
 from typing import Any, Callable, Optional, Protocol, Sequence
 
+from eos_vmtracer.backoff import Backoff
 from eos_vmtracer.config import SwitchConfig
 from eos_vmtracer.model import SwitchFacts
 from eos_vmtracer.planner import Plan
 from eos_vmtracer.switch.commands import abort_commands, plan_commands, session_commands
-from eos_vmtracer.switch.errors import SwitchError, TransientSwitchError
+from eos_vmtracer.switch.errors import CommittedSwitchError, SwitchError, TransientSwitchError
 from eos_vmtracer.switch.facts import (
     OPTIONAL_COMMANDS,
     REQUIRED_COMMANDS,
@@ -88,7 +88,8 @@ class EapiSwitch:
         transport: Optional[Transport] = None,
     ) -> None:
         self._retries = max(0, retries)
-        self._backoff = max(0.0, backoff)
+        first = max(0.0, backoff)  # doubling with every retry, never capped before the last
+        self._policy = Backoff(initial=first, maximum=first * 2**self._retries)
         self._sleep = sleep
         self._transport: Transport = transport if transport is not None else EapiTransport(cfg)
         self._stale: set[str] = set()  # our pending sessions to abort before the next apply
@@ -137,15 +138,11 @@ class EapiSwitch:
                 self._abort(session)
                 raise
             log.info("committed %d configuration lines in session %s", len(lines), session)
-            shows = reply.results[len(commands) :]
-            if len(shows) < len(REQUIRED_COMMANDS):
-                # Committed, but a show after the commit failed: read them on their own.
-                log.debug("facts after the commit not read: %s", reply.error)
-                return self.facts()
-            return self._parse_facts(shows, reply.error)
+            return self._facts_after_commit(reply.results[len(commands) :], reply.error)
 
-    def run(self, commands: Sequence[str], fmt: str = "json") -> list[dict[str, Any]]:
-        """Run ``commands`` (show commands, for checks) after ``enable``; their outputs."""
+    def run(self, commands: Sequence[str], fmt: str = "json") -> list[Any]:
+        """Run ``commands`` (show commands, for checks) after ``enable``; their outputs,
+        unchecked (as EOS sent them)."""
         reply = self._request(["enable", *commands], fmt=fmt)
         return reply.results[1:]
 
@@ -162,7 +159,7 @@ class EapiSwitch:
     # -- helpers --------------------------------------------------------------------------
 
     def _parse_facts(
-        self, results: Sequence[dict[str, Any]], error: Optional[SwitchError]
+        self, results: Sequence[Any], error: Optional[SwitchError]
     ) -> SwitchFacts:
         """Facts from the outputs of :data:`FACTS_COMMANDS` (the optional ones may lack)."""
         if error is not None:
@@ -172,6 +169,23 @@ class EapiSwitch:
         self._stale.update(stale_sessions(outputs.get(SHOW_SESSIONS), SESSION_PREFIX))
         self._last = facts
         return facts
+
+    def _facts_after_commit(
+        self, shows: Sequence[Any], error: Optional[SwitchError]
+    ) -> SwitchFacts:
+        """The facts read after a commit; any failure to read them says it committed."""
+        try:
+            if len(shows) < len(REQUIRED_COMMANDS):
+                # Committed, but a show after the commit failed: read them on their own.
+                log.debug("facts after the commit not read: %s", error)
+                return self.facts()
+            return self._parse_facts(shows, error)
+        except SwitchError as e:
+            raise CommittedSwitchError(
+                f"committed, but the switch's answer after the commit is unusable: {e}",
+                e.command,
+                e.code,
+            ) from e
 
     def _request(
         self, commands: Sequence[Command], fmt: str = "json", optional_from: Optional[int] = None
@@ -193,7 +207,7 @@ class EapiSwitch:
                 attempt += 1
 
     def _back_off(self, attempt: int, error: SwitchError) -> None:
-        delay = self._backoff * (2**attempt) * random.uniform(0.5, 1.5)
+        delay = self._policy.delay(attempt)
         log.warning(
             "switch busy or unreachable (%s); retry %d/%d in %.2fs",
             error,

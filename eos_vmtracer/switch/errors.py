@@ -68,6 +68,16 @@ class TransientSwitchError(SwitchError):
     """
 
 
+class CommittedSwitchError(TransientSwitchError):
+    """The plan WAS committed, but the switch's answer after the commit could not be
+    read (a malformed or missing ``show`` after ``commit``).
+
+    The change is on the switch: a caller must keep what it recorded before the
+    commit (ownership) and read the facts again; it must not take it for a
+    rejected change.
+    """
+
+
 class PermanentSwitchError(SwitchError):
     """EOS refused the request itself: retrying the same request cannot help.
 

@@ -13,8 +13,15 @@ the exchange itself is driven here over pyeapi's connection object (its
 ``transport``, an ``http.client`` connection that already knows the Unix socket,
 the port and the TLS context) with pyeapi's request builder.
 
+Over ``https`` the switch's certificate is verified before the request (and its
+password) is sent: against the system CAs or ``switch.eapi_ca_file`` (host name
+included), or against the SHA-256 pin ``switch.eapi_thumbprint``, checked on the
+connected socket first. Only an explicit ``switch.eapi_tls_verify = false`` turns
+that off, and it is logged as a warning.
+
 It must never retry (the caller decides), never log or put a password in a
-message, and never let a pyeapi, socket, TLS or ``http.client`` exception escape.
+message, never send a request to a TLS peer it has not verified (unless told
+so), and never let a pyeapi, socket, TLS or ``http.client`` exception escape.
 """
 
 from __future__ import annotations
@@ -40,6 +47,7 @@ from eos_vmtracer.switch.errors import (
     classify_eapi_error,
     classify_http_status,
 )
+from eos_vmtracer.tls import client_context, peer_thumbprint
 
 log = logging.getLogger(__name__)
 
@@ -59,7 +67,9 @@ _REASON = re.compile(r"failed: (.*)$")
 class Reply:
     """What eAPI answered to one request."""
 
-    results: list[dict[str, Any]] = field(default_factory=list)  # outputs that ran, in order
+    # The outputs of the commands that ran, in order, as EOS sent them: each is checked
+    # where it is read (never replaced by an invented empty one).
+    results: list[Any] = field(default_factory=list)
     error: Optional[SwitchError] = None  # the command error, naming the command
     failed: Optional[int] = None  # index of the failing command
 
@@ -71,6 +81,7 @@ class EapiTransport:
         self.requests = 0  # requests sent (tests and benchmarks read it)
         self._timeout = float(cfg.eapi_timeout)
         self._auth = ""
+        self._pin = cfg.eapi_thumbprint if cfg.eapi_transport == "https" else ""
         kind = cfg.eapi_transport
         self._tcp = kind != "socket"
         if kind not in _CONNECTIONS:
@@ -90,7 +101,13 @@ class EapiTransport:
             token = base64.b64encode(f"{cfg.eapi_username}:{password}".encode()).decode()
             self._auth = f"Basic {token}"
         if kind == "https":
-            log.warning("eAPI over https (%s): the certificate is not verified", self.where)
+            kwargs["context"] = _tls_context(cfg)
+            if not cfg.eapi_tls_verify:
+                log.warning(
+                    "TLS verification is OFF for eAPI at %s (switch.eapi_tls_verify = false):"
+                    " anyone on the path can impersonate the switch and read the eAPI password",
+                    self.where,
+                )
         try:
             self._conn = _CONNECTIONS[kind](**kwargs)
         except (ValueError, TypeError, OSError) as e:
@@ -114,6 +131,15 @@ class EapiTransport:
         """Drop the connection (a later :meth:`send` opens a new one)."""
         self._conn.transport.close()
 
+    def _check_pin(self, sock: object) -> None:
+        """Refuse a peer whose certificate is not the pinned one (before anything is sent)."""
+        seen = peer_thumbprint(sock)
+        if seen != self._pin:
+            raise PermanentSwitchError(
+                f"TLS to eAPI at {self.where}: certificate SHA-256 thumbprint {seen},"
+                f" not the pinned {self._pin} (switch.eapi_thumbprint)"
+            )
+
     def _post(self, body: str) -> tuple[int, str, str]:
         conn: http.client.HTTPConnection = self._conn.transport
         headers = {"Content-Type": "application/json-rpc"}
@@ -121,6 +147,8 @@ class EapiTransport:
             headers["Authorization"] = self._auth
         try:
             conn.connect()
+            if self._pin:
+                self._check_pin(conn.sock)
             if self._tcp:
                 # http.client writes headers and body separately: without this, Nagle
                 # and the server's delayed ACK add ~40 ms to every request.
@@ -134,7 +162,9 @@ class EapiTransport:
                 f"no answer from eAPI at {self.where} within {self._timeout:g}s"
             ) from e
         except ssl.SSLCertVerificationError as e:
-            raise PermanentSwitchError(f"TLS to eAPI at {self.where}: {e.verify_message}") from e
+            raise PermanentSwitchError(
+                f"TLS to eAPI at {self.where}: certificate not trusted: {e.verify_message}"
+            ) from e
         except PermissionError as e:
             raise PermanentSwitchError(f"eAPI at {self.where}: permission denied") from e
         except FileNotFoundError as e:
@@ -158,7 +188,7 @@ def parse_reply(answer: Any, commands: Sequence[Command]) -> Reply:
         results = answer.get("result")
         if not isinstance(results, list) or len(results) != len(commands):
             raise TransientSwitchError("eAPI sent a reply without one result per command")
-        return Reply(results=[r if isinstance(r, dict) else {} for r in results])
+        return Reply(results=list(results))
     if not isinstance(error, Mapping):
         raise TransientSwitchError("eAPI sent a malformed JSON-RPC error")
     code = error.get("code")
@@ -174,7 +204,7 @@ def parse_reply(answer: Any, commands: Sequence[Command]) -> Reply:
     reason_match = _REASON.search(message)
     reason = reason_match.group(1) if reason_match else message
     text = f"{reason}: {'; '.join(details)}" if details else reason
-    results = [d if isinstance(d, dict) else {} for d in data[: index if index is not None else 0]]
+    results = list(data[: index if index is not None else 0])
     return Reply(results=results, error=classify_eapi_error(code, text, command), failed=index)
 
 
@@ -194,6 +224,16 @@ def _text(command: Command) -> str:
     if isinstance(command, Mapping):
         return str(command.get("cmd", ""))
     return command
+
+
+def _tls_context(cfg: SwitchConfig) -> ssl.SSLContext:
+    try:
+        return client_context(cfg.eapi_ca_file, cfg.eapi_thumbprint, cfg.eapi_tls_verify)
+    except (ssl.SSLError, OSError) as e:
+        what = getattr(e, "strerror", None) or getattr(e, "reason", None) or type(e).__name__
+        raise PermanentSwitchError(
+            f"cannot use switch.eapi_ca_file {cfg.eapi_ca_file}: {what}"
+        ) from e
 
 
 def _password(cfg: SwitchConfig) -> str:

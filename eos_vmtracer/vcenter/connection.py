@@ -39,7 +39,14 @@ from eos_vmtracer.vcenter.pyvmomi import (
     vmodl,
 )
 from eos_vmtracer.vcenter.soap import prune_devices
-from eos_vmtracer.vcenter.tls import host_port, probe, shutdown_socket, ssl_context
+from eos_vmtracer.vcenter.tls import (
+    Dial,
+    host_port,
+    https_connection,
+    probe,
+    shutdown_socket,
+    ssl_context,
+)
 
 #: Used when vCenter publishes no vimServiceVersions.xml (vSphere 5.5 and later speak it).
 FALLBACK_VERSION = "vim.version.version9"
@@ -71,8 +78,18 @@ def choose_version(document: Optional[str]) -> str:
 class Connection:
     """A pyvmomi stub plus what the watchdog and the session manager need around it."""
 
-    def __init__(self, cfg: SessionConfig, *, socket_timeout: float, call_timeout: float) -> None:
+    def __init__(
+        self,
+        cfg: SessionConfig,
+        *,
+        socket_timeout: float,
+        call_timeout: float,
+        dial: Optional[Dial] = None,
+    ) -> None:
         self.cfg = cfg
+        self.dial = dial
+        """Makes the TCP connections (through a VRF, from a source address); None: the
+        kernel's defaults."""
         self.socket_timeout = socket_timeout
         self.call_timeout = call_timeout
         self.version = ""
@@ -90,7 +107,7 @@ class Connection:
     def open(self, password: str) -> None:
         """TLS check and version probe, then the stub, the service content and the login."""
         cfg = self.cfg
-        document = probe(cfg.url, self._ctx, cfg.thumbprint, self.socket_timeout)
+        document = probe(cfg.url, self._ctx, cfg.thumbprint, self.socket_timeout, self.dial)
         self.version = choose_version(document)
         host, port, path = host_port(cfg.url)
         try:
@@ -122,7 +139,7 @@ class Connection:
         with self._lock:
             if self._aborted:
                 raise ConnectionLost(self._aborted)
-            conn = http.client.HTTPSConnection(host, **kwargs)
+            conn = https_connection(host, self.dial, **kwargs)
             self._sockets.add(conn)
         return conn
 

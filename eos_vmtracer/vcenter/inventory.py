@@ -11,6 +11,10 @@ host's network properties as compact copies (:mod:`eos_vmtracer.vcenter.slim`), 
 VM's devices as its translated vNICs once read, a VM's host as its id, and equal
 values (portgroup lists, networks, labels) once for all objects that hold them.
 
+Two distributed portgroups reporting one key (vCenter gives each its own) are
+warned about and resolved the same way whatever order they arrive in: the lowest
+managed-object id wins (:func:`moid_order`), the next takes over when it goes.
+
 It must never do I/O, never drop what a disconnected host last reported about its
 network, and never let bad data escape as an exception: a property it cannot
 translate is reported through ``warn`` and the object keeps its last good picture.
@@ -19,6 +23,7 @@ translate is reported through ``warn`` and the object keeps its last good pictur
 from __future__ import annotations
 
 import contextlib
+import re
 from dataclasses import replace
 from typing import Any, Callable, Iterable, Mapping, Optional, TypeVar
 
@@ -68,8 +73,11 @@ class InventoryStore:
         self._vms: dict[str, Vm] = {}
         self._vm_hosts: dict[str, Optional[str]] = {}
         self._dvs: dict[str, Dvs] = {}
-        self._dvpgs: dict[str, DvPortgroup] = {}  # by portgroup key
+        self._dvpgs: dict[str, DvPortgroup] = {}  # by portgroup key: each key's winner
         self._dvpg_keys: dict[str, str] = {}  # portgroup moid -> key
+        self._dvpg_by_moid: dict[str, DvPortgroup] = {}  # every translated portgroup
+        self._dvpg_claims: dict[str, set[str]] = {}  # key -> moids of portgroups with it
+        self._dvpg_warned: dict[str, tuple[str, ...]] = {}  # key -> duplicates last warned
         self._network_systems: dict[str, str] = {}  # host moid -> HostNetworkSystem moid
         self._links: dict[str, tuple[frozenset[str], frozenset[str]]] = {}  # see links()
         self._pool = Pool()  # equal values stored once (see slim.py)
@@ -187,26 +195,55 @@ class InventoryStore:
     def _translate_dvpg(self, m: str) -> bool:
         props = self._props["dvpg"].get(m)
         old_key = self._dvpg_keys.get(m)
-        if props is None:
-            self._dvpg_keys.pop(m, None)
-            return old_key is not None and self._dvpgs.pop(old_key, None) is not None
-        switches = self._dvs
-        try:
-            pg = self._safely(
-                f"distributed portgroup {m}",
-                lambda: dvpg_from_props(m, props, switches, self._warn),
-            )
-        except _Skip:
-            return False
+        pg: Optional[DvPortgroup] = None
+        if props is not None:
+            switches = self._dvs
+            try:
+                pg = self._safely(
+                    f"distributed portgroup {m}",
+                    lambda: dvpg_from_props(m, props, switches, self._warn),
+                )
+            except _Skip:
+                return False
         if old_key is not None and (pg is None or pg.key != old_key):
-            self._dvpgs.pop(old_key, None)
             self._dvpg_keys.pop(m, None)
+            self._dvpg_claims.get(old_key, set()).discard(m)
         if pg is None:
-            return old_key is not None
-        before = self._dvpgs.get(pg.key)
-        self._dvpgs[pg.key] = pg
-        self._dvpg_keys[m] = pg.key
-        return before != pg
+            self._dvpg_by_moid.pop(m, None)
+        else:
+            self._dvpg_by_moid[m] = pg
+            self._dvpg_keys[m] = pg.key
+            self._dvpg_claims.setdefault(pg.key, set()).add(m)
+        changed = False
+        for key in {k for k in (old_key, pg.key if pg else None) if k is not None}:
+            changed |= self._elect_dvpg(key)
+        return changed
+
+    def _elect_dvpg(self, key: str) -> bool:
+        """Which portgroup a key means: vCenter gives each distributed portgroup its own
+        key, so two with one key are bad data; the lowest managed-object id wins (by
+        number: dvportgroup-9 before dvportgroup-10), whatever order they came in, and
+        the others are ignored (with a warning) until it goes. True when that changed
+        what the key means."""
+        claims = self._dvpg_claims.get(key)
+        before = self._dvpgs.get(key)
+        if not claims:
+            self._dvpg_claims.pop(key, None)
+            self._dvpg_warned.pop(key, None)
+            return self._dvpgs.pop(key, None) is not None
+        ordered = tuple(sorted(claims, key=moid_order))
+        if len(ordered) > 1:
+            if self._dvpg_warned.get(key) != ordered:
+                self._dvpg_warned[key] = ordered
+                self._warn(
+                    f"distributed portgroups {', '.join(ordered)} all have key {key!r};"
+                    f" using {ordered[0]} (the lowest id), ignoring the others"
+                )
+        else:
+            self._dvpg_warned.pop(key, None)
+        winner = self._dvpg_by_moid[ordered[0]]
+        self._dvpgs[key] = winner
+        return before != winner
 
     def _translate_host(self, m: str) -> bool:
         props = self._props["host"].get(m)
@@ -347,8 +384,17 @@ class InventoryStore:
         return self._network_systems.get(host_moid)
 
 
+def moid_order(obj_moid: str) -> tuple[tuple[int, int, str], ...]:
+    """A managed-object id as a sort key, its numbers by value: ``dvportgroup-9`` sorts
+    before ``dvportgroup-10``."""
+    return tuple(
+        (0, int(part), "") if part.isdigit() else (1, 0, part)
+        for part in re.split(r"(\d+)", obj_moid)
+    )
+
+
 class _Skip(Exception):
     """An object could not be translated; its previous picture stays."""
 
 
-__all__ = ["KINDS", "PATHS", "Change", "InventoryStore"]
+__all__ = ["KINDS", "PATHS", "Change", "InventoryStore", "moid_order"]

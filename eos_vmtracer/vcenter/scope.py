@@ -1,9 +1,10 @@
 """What the session's scoped property filter must cover, and whether it has delivered it.
 
 What this module is for: :class:`Scope` decides the contents of the session's
-ListView: the hosts heard on this switch (the filter traverses from each to its VMs)
-plus each VM migrating to one of them from a host that is not (a migration start
-names the destination, and the VM's vNICs must be known before it arrives). It
+ListView: the hosts heard on this switch and the hosts ``switch.static_hosts`` names
+(:func:`static_in_scope`; the filter traverses from each to its VMs) plus each VM
+migrating to one of them from a host that is not (a migration start names the
+destination, and the VM's vNICs must be known before it arrives). It
 tracks each change of the list through three generations: *applied* (ModifyListView
 returned), and *delivered* (a long poll that began after the change has returned
 complete), so the session counts as synchronised only once everything that came into
@@ -16,6 +17,17 @@ wanted but not applied, or applied but not delivered.
 from __future__ import annotations
 
 from typing import Mapping, Optional
+
+from eos_vmtracer.model import Host
+from eos_vmtracer.static_hosts import StaticHosts
+
+
+def static_in_scope(hosts: Mapping[str, Host], static: StaticHosts) -> frozenset[str]:
+    """The hosts (moids) whose name ``switch.static_hosts`` matches. They never report
+    this switch, yet the planner maps their silent vmnics to the interfaces named, so
+    their VMs and network configuration must be read: they are in scope whatever they
+    hear (a vmnic hearing another switch still leaves the others to the table)."""
+    return frozenset(m for m, host in hosts.items() if static.ports(host.name))
 
 
 class Scope:
@@ -87,4 +99,4 @@ class Scope:
         return self._applied
 
 
-__all__ = ["Scope"]
+__all__ = ["Scope", "static_in_scope"]

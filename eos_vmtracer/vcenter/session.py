@@ -17,8 +17,9 @@ host to ask when (at once on a new host, a reconnect, a link or uplink change; h
 heard here every ``hint_interval``; the others as an even trickle every
 ``discovery_interval``; never more than ``max_hints_per_minute``), and the watch
 reads VMs and full host network configuration only for hosts heard here (the
-switch's identity comes from the agent, :meth:`VcenterSession.set_switch_identity`)
-and VMs migrating to them (:class:`~eos_vmtracer.vcenter.scope.Scope`). The
+switch's identity comes from the agent, :meth:`VcenterSession.set_switch_identity`),
+hosts named by ``switch.static_hosts`` (never heard, mapped by name) and VMs
+migrating to them (:class:`~eos_vmtracer.vcenter.scope.Scope`). The
 inventory counts as synchronised only once the scope's last change was delivered.
 
 It must never log the password, never busy-loop, never block the caller of
@@ -28,16 +29,19 @@ call ``on_change`` with a lock held.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import random
 import threading
 import time
 from dataclasses import dataclass, replace
-from typing import Any, Callable, Mapping, Optional
+from typing import Any, Callable, ContextManager, Mapping, Optional
 
+from eos_vmtracer.backoff import Backoff
 from eos_vmtracer.config import SessionConfig
 from eos_vmtracer.model import Host, Neighbor, SessionInventory, SessionState
 from eos_vmtracer.neighbors import SwitchIdentity
+from eos_vmtracer.static_hosts import StaticHosts
 from eos_vmtracer.vcenter.connection import Connection
 from eos_vmtracer.vcenter.discovery import Discovery, HostSignal
 from eos_vmtracer.vcenter.errors import (
@@ -50,8 +54,9 @@ from eos_vmtracer.vcenter.errors import (
 )
 from eos_vmtracer.vcenter.inventory import InventoryStore
 from eos_vmtracer.vcenter.migrations import MigrationTracker
-from eos_vmtracer.vcenter.scope import Scope
+from eos_vmtracer.vcenter.scope import Scope, static_in_scope
 from eos_vmtracer.vcenter.translate import moid, neighbors_from_hints, with_neighbors
+from eos_vmtracer.vcenter.vrf import DEFAULT_VRF, Dialer, VrfError, check_exists
 from eos_vmtracer.vcenter.watch import SCOPED_HOST_PATHS, Watch, kind_of
 
 
@@ -86,22 +91,25 @@ class SessionFigures:
     """What a session costs and covers, for status (``show sessions``)."""
 
     scoped: bool = False
-    hosts_heard: int = 0  # hosts heard on this switch
+    hosts_heard: int = 0  # hosts in scope: heard on this switch or named by static_hosts
     hosts_total: int = 0
     vms_in_scope: int = 0  # VMs the session holds
     hints_last_minute: int = 0  # QueryNetworkHint calls in the last 60 s
 
 
+@dataclass(frozen=True)
+class SyncProgress:
+    """How far a session's (re)synchronisation has got, for ``plan`` and ``check``."""
+
+    connected: bool  # logged in (a sync is under way or done)
+    synced: bool
+    hosts: int  # hosts read so far
+    vms: int  # VMs read so far
+    hints: int  # hosts asked for their neighbours (QueryNetworkHint)
+
+
 _RETRY_AT_ONCE = 0.0
 HINT_PUBLISH_EVERY = 0.25  # seconds: neighbours learnt in a hint round are published this often
-
-
-class _NoLock:
-    def __enter__(self) -> None:
-        return None
-
-    def __exit__(self, *exc: object) -> None:
-        return None
 
 
 class VcenterSession:
@@ -115,11 +123,21 @@ class VcenterSession:
         clock: Callable[[], float] = time.time,
         timing: Optional[SessionTiming] = None,
         rng: Optional[random.Random] = None,
+        source_address: Optional[Callable[[str, str], str]] = None,
         scoped: bool = False,
         cdp_interval: float = 30.0,
+        static_hosts: Optional[StaticHosts] = None,
     ) -> None:
         self.cfg = cfg
         self.scoped = scoped
+        self._static = static_hosts or StaticHosts({})
+        """``switch.static_hosts``: a scoped session also reads the hosts it names (and
+        their VMs), which are never heard."""
+        self._source_address = source_address
+        """(interface, VRF) -> the interface's address (read from eAPI), for
+        ``source_interface``; raises when it has none."""
+        self.route = ""
+        """Through which VRF and source address the last login went ("" before one)."""
         self.name = cfg.name
         self._on_change = on_change
         self._clock = clock
@@ -129,6 +147,8 @@ class VcenterSession:
         self._lock = threading.RLock()
         self._stopping = threading.Event()
         self._wake = threading.Event()
+        self._retry = threading.Event()  # ends a wait before reconnecting (stop, resync)
+        self._resyncing = False  # guarded by _lock: a resync was asked for, not yet begun
         self._threads: list[threading.Thread] = []
 
         # Guarded by _lock:
@@ -150,6 +170,8 @@ class VcenterSession:
         self._watch: Optional[Watch] = None
         self._keepalive_due = 0.0
         self._synced_this_time = False  # watcher thread only
+        self._read = (0, 0)  # hosts and VMs read by the sync under way (watcher writes)
+        self._logged_in = False
         self._snapshot = SessionInventory(name=cfg.name, state=self._state, since=self._since)
         # Scoped sessions (see the module docstring); guarded by _lock:
         self._identity: Optional[SwitchIdentity] = None
@@ -186,6 +208,7 @@ class VcenterSession:
         deadline = time.monotonic() + timeout
         self._stopping.set()
         self._wake.set()
+        self._retry.set()
         with self._lock:
             conn, watch = self._conn, self._watch
         if conn is not None:
@@ -209,6 +232,16 @@ class VcenterSession:
     def snapshot(self) -> SessionInventory:
         """The inventory as of the last update (immutable; cheap; any thread)."""
         return self._snapshot
+
+    def progress(self) -> SyncProgress:
+        """How far the synchronisation has got (cheap; any thread)."""
+        snap = self._snapshot
+        hosts, vms = self._read
+        if snap.synced:
+            hosts, vms = len(snap.hosts), len(snap.vms)
+        with self._lock:
+            hints = len(self._hinted)
+        return SyncProgress(self._logged_in, snap.synced, hosts, vms, hints)
 
     def request_hint_refresh(self, host_moid: Optional[str] = None) -> None:
         """Ask QueryNetworkHint again now, for one host or (None) for every host."""
@@ -235,6 +268,20 @@ class VcenterSession:
         """Hosts heard here / in total, VMs in scope, hint calls in the last minute (live)."""
         with self._lock:
             return replace(self._figures, hints_last_minute=self._discovery.calls_last_minute())
+    def resync(self) -> None:
+        """Forget what was read and read everything again (a new login, a full sync, every
+        host's neighbours asked again). Until that is done the inventory says it is not
+        synchronised, so nothing it caused is removed. Returns at once."""
+        with self._lock:
+            conn = self._conn
+            self._resyncing = True
+            self._synced = False
+            self._hinted.clear()
+        self._log.info("resynchronising: reading everything again (requested)")
+        self._publish()
+        if conn is not None:
+            conn.interrupt()  # the watcher's long poll fails now; it sees _resyncing
+        self._retry.set()
 
     # -- state and publishing ----------------------------------------------------------------
     def _new_tracker(self) -> MigrationTracker:
@@ -288,6 +335,7 @@ class VcenterSession:
                 migrations=dict(self._migrations.migrations()),
                 error=self._error,
                 since=self._since,
+                unasked=frozenset(m for m in hosts if m not in self._hinted),
             )
         try:
             self._on_change()
@@ -355,7 +403,8 @@ class VcenterSession:
         )
 
     def _rescope(self) -> None:
-        """What the scope should hold now: hosts heard here, VMs migrating to them."""
+        """What the scope should hold now: hosts heard here or named by ``static_hosts``
+        (never heard, yet the planner maps their vmnics here), VMs migrating to them."""
         if not self.scoped:
             return
         store = self._store
@@ -363,6 +412,7 @@ class VcenterSession:
         heard = frozenset(
             m for m, nb in self._neighbors.items() if m in hosts and self._heard_here(nb)
         )
+        heard |= static_in_scope(hosts, self._static)
         migrations = {vm: mg.dest_host for vm, mg in self._migrations.migrations().items()}
         vm_hosts = store.vm_hosts() if store is not None else {}
         self._scope.want(heard, migrations, vm_hosts)
@@ -372,14 +422,17 @@ class VcenterSession:
     # -- the watcher thread ----------------------------------------------------------------------
     def _backoff(self, failures: int) -> float:
         t = self._timing
-        delay = min(t.backoff_max, t.backoff_initial * (2 ** min(failures, 30)))
-        return self._rng.uniform(delay / 2, delay)
+        return Backoff(t.backoff_initial, t.backoff_max).delay(failures, self._rng)
 
     def _run_watcher(self) -> None:
         failures = 0
         relogin_now = True
         while not self._stopping.is_set():
             self._synced_this_time = False
+            self._logged_in = False
+            self._retry.clear()
+            with self._lock:
+                self._resyncing = False
             conn: Optional[Connection] = None
             try:
                 conn = self._connect()
@@ -392,6 +445,10 @@ class VcenterSession:
                 error = ProtocolError(f"internal error: {type(e).__name__}: {e}")
             if self._stopping.is_set():
                 return
+            with self._lock:
+                resyncing, watch = self._resyncing, self._watch
+            if resyncing and conn is not None and not conn.aborted:
+                self._cleanup(conn, watch)  # log the old session out: never leak one
             if conn is not None:
                 conn.abort(str(error))
             with self._lock:
@@ -399,6 +456,11 @@ class VcenterSession:
                     self._conn = self._watch = None
             if self._synced_this_time:
                 failures, relogin_now = 0, True
+            if resyncing:  # asked for: connect again at once, and say so calmly
+                with self._lock:
+                    self._set_state(SessionState.CONNECTING, "resynchronising (requested)")
+                self._publish()
+                continue
             if isinstance(error, AuthError):
                 state, delay = SessionState.AUTH_FAILED, self._timing.retry_slow
             elif isinstance(error, TlsError):
@@ -411,7 +473,7 @@ class VcenterSession:
             self._fail(state, error)
             if delay > 0:
                 self._log.info("retrying in %.1f s", delay)
-            self._stopping.wait(delay)
+            self._retry.wait(delay)
 
     def _connect(self) -> Connection:
         # The state stays what the last failure made it (disconnected, auth-failed, ...)
@@ -424,15 +486,39 @@ class VcenterSession:
         if not password:
             raise AuthError("the password is empty")
         t = self._timing
+        dialer = self._dialer()
         conn = Connection(
-            self.cfg, socket_timeout=t.wait_seconds + 2 * t.grace, call_timeout=t.grace
+            self.cfg,
+            socket_timeout=t.wait_seconds + 2 * t.grace,
+            call_timeout=t.grace,
+            dial=dialer,
         )
         with self._lock:
             self._conn = conn
         conn.open(password)
         del password
-        self._log.info("logged in to %s (API %s)", self.cfg.url, conn.version)
+        self._logged_in = True
+        self.route = (dialer or Dialer()).describe()
+        self._log.info(
+            "logged in to %s (API %s) through %s", self.cfg.url, conn.version, self.route
+        )
         return conn
+
+    def _dialer(self) -> Optional[Dialer]:
+        """How to reach vCenter: None for the default VRF and the kernel's source address."""
+        cfg = self.cfg
+        if cfg.vrf == DEFAULT_VRF and not cfg.source_interface:
+            return None
+        check_exists(cfg.vrf)  # first: a missing VRF is the cause, whatever else fails
+        source = ""
+        if cfg.source_interface:
+            if self._source_address is None:
+                raise VrfError(f"source_interface {cfg.source_interface}: no way to read it")
+            try:
+                source = self._source_address(cfg.source_interface, cfg.vrf)
+            except Exception as e:  # whatever eAPI said: one clear line, and retried
+                raise VrfError(f"source_interface {cfg.source_interface}: {e}") from None
+        return Dialer(cfg.vrf, source, cfg.source_interface)
 
     def _watch_until_failure(self, conn: Connection) -> None:
         t = self._timing
@@ -456,6 +542,8 @@ class VcenterSession:
         at_once = False
         while not self._stopping.is_set():
             with self._lock:
+                if self._resyncing:
+                    raise ConnectionLost("resynchronising (requested)")
                 token = self._scope.poll_started()
             update = watch.wait(version, at_once=at_once)
             if self._stopping.is_set():
@@ -485,6 +573,7 @@ class VcenterSession:
                 continue
             self._apply(update, store, tracker, watch)
             self._refetch(update, store, tracker, watch, locked=False)
+            self._read = (len(store.hosts()), len(store.vms()))
             if truncated:
                 continue
             self._adopt(store, tracker)
@@ -542,7 +631,7 @@ class VcenterSession:
         with self._lock:
             listed = self._scope.listed()
         values = watch.fetch(objs, listed)
-        lock = self._lock if locked else _NoLock()
+        lock: ContextManager[Any] = self._lock if locked else contextlib.nullcontext()
         with lock:
             for obj_moid, (kind, props) in values.items():
                 store.replace(kind, obj_moid, props)
@@ -788,4 +877,4 @@ class VcenterSession:
         conn.logout()
 
 
-__all__ = ["SessionFigures", "SessionTiming", "VcenterSession"]
+__all__ = ["SessionFigures", "SessionTiming", "SyncProgress", "VcenterSession"]

@@ -12,22 +12,30 @@ verification off unless the configuration says so, and never import pyvmomi.
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import http.client
 import socket
 import ssl
-from typing import Optional
+from typing import Any, Callable, Optional
 from urllib.parse import urlsplit
 
 from eos_vmtracer.config import SessionConfig
+from eos_vmtracer.tls import client_context, peer_thumbprint, thumbprint_of
 from eos_vmtracer.vcenter.errors import ConnectionLost, TlsError
 
 MAX_VERSIONS_DOCUMENT = 1 << 20
 
+#: Makes a connected TCP socket, as :func:`socket.create_connection` does (see
+#: :class:`eos_vmtracer.vcenter.vrf.Dialer`: through a VRF, from a source address).
+Dial = Callable[..., socket.socket]
 
-def thumbprint_of(der: bytes) -> str:
-    """SHA-256 of a DER certificate as 64 upper-case hex digits (the config's form)."""
-    return hashlib.sha256(der).hexdigest().upper()
+
+def https_connection(host: str, dial: Optional[Dial], **kwargs: Any) -> http.client.HTTPSConnection:
+    """An HTTPS connection whose TCP socket ``dial`` makes (None: the kernel's defaults)."""
+    conn = http.client.HTTPSConnection(host, **kwargs)
+    if dial is not None:
+        # http.client opens its socket through this attribute (every Python since 3.4).
+        conn._create_connection = dial  # type: ignore[attr-defined]
+    return conn
 
 
 def ssl_context(cfg: SessionConfig) -> ssl.SSLContext:
@@ -36,14 +44,7 @@ def ssl_context(cfg: SessionConfig) -> ssl.SSLContext:
     With a thumbprint the pin is the verification (checked by :func:`probe` and on
     every connection by pyvmomi); with ``tls_verify = false`` nothing is checked.
     """
-    if cfg.thumbprint or not cfg.tls_verify:
-        ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
-        ctx.check_hostname = False
-        ctx.verify_mode = ssl.CERT_NONE
-    else:
-        ctx = ssl.create_default_context(cafile=cfg.ca_file or None)
-    ctx.minimum_version = ssl.TLSVersion.TLSv1_2
-    return ctx
+    return client_context(cfg.ca_file, cfg.thumbprint, cfg.tls_verify)
 
 
 def host_port(url: str) -> tuple[str, int, str]:
@@ -52,7 +53,9 @@ def host_port(url: str) -> tuple[str, int, str]:
     return parts.hostname or "", parts.port or 443, (parts.path or "/sdk").rstrip("/") or "/sdk"
 
 
-def probe(url: str, ctx: ssl.SSLContext, pin: str, timeout: float) -> Optional[str]:
+def probe(
+    url: str, ctx: ssl.SSLContext, pin: str, timeout: float, dial: Optional[Dial] = None
+) -> Optional[str]:
     """Connect to vCenter, check its certificate, then fetch vimServiceVersions.xml.
 
     Returns the document (None when vCenter has none). Raises :class:`TlsError` when
@@ -60,18 +63,18 @@ def probe(url: str, ctx: ssl.SSLContext, pin: str, timeout: float) -> Optional[s
     then), :class:`ConnectionLost` when vCenter cannot be reached.
     """
     host, port, path = host_port(url)
-    conn = http.client.HTTPSConnection(host, port, timeout=timeout, context=ctx)
+    conn = https_connection(host, dial, port=port, timeout=timeout, context=ctx)
     try:
         try:
             conn.connect()
         except ssl.SSLCertVerificationError as e:
             raise TlsError(f"certificate of {host}:{port} not trusted: {e.verify_message}") from e
+        except ConnectionLost:
+            raise
         except (OSError, http.client.HTTPException) as e:
             raise ConnectionLost(f"cannot reach {host}:{port}: {e}") from e
         if pin:
-            sock = conn.sock
-            der = sock.getpeercert(binary_form=True) if isinstance(sock, ssl.SSLSocket) else None
-            seen = thumbprint_of(der) if der else "none"
+            seen = peer_thumbprint(conn.sock)
             if seen != pin:
                 raise TlsError(
                     f"certificate of {host}:{port} has SHA-256 thumbprint {seen},"
@@ -97,4 +100,12 @@ def shutdown_socket(sock: object) -> None:
             socket.socket.shutdown(sock, socket.SHUT_RDWR)
 
 
-__all__ = ["host_port", "probe", "shutdown_socket", "ssl_context", "thumbprint_of"]
+__all__ = [
+    "Dial",
+    "host_port",
+    "https_connection",
+    "probe",
+    "shutdown_socket",
+    "ssl_context",
+    "thumbprint_of",
+]

@@ -6,8 +6,10 @@ dataclasses of :mod:`eos_vmtracer.model`. It reads attributes by name only, so i
 needs no pyvmomi import and works on whatever vCenter sends.
 
 It must never raise on bad data: an odd VLAN id, a missing property or a value of
-the wrong type is reported through ``warn`` and skipped (the element, not the whole
-object), and never guess a VLAN it was not given.
+the wrong type is reported through ``warn`` (naming the object and the field) and
+skipped (the element, not the whole object: a bad uplink list costs that list, a
+bad vNIC backing that vNIC's network), and never guess a VLAN it was not given. Its
+cost stays linear in what vCenter sends (a trunk of 20,000 ranges included).
 """
 
 from __future__ import annotations
@@ -99,8 +101,31 @@ def _items(value: Any) -> list[Any]:
     raise TypeError(f"expected a list, got {type(value).__name__}")
 
 
-def _strings(value: Any) -> tuple[str, ...]:
-    return tuple(v for v in _items(value) if isinstance(v, str) and v)
+def _strings(value: Any, what: str, warn: Warn) -> tuple[str, ...]:
+    """A list of names; anything else is warned about (naming ``what``) and read as
+    empty, so that one bad field costs that field, not the object holding it."""
+    return tuple(v for v in _each(value, what, warn) if isinstance(v, str) and v)
+
+
+#: How many bad elements a message lists before "and N more".
+_SHOWN = 5
+#: How much of a value a message shows (vCenter text can be long).
+_SHOW_CHARS = 40
+
+
+def _cut(text: str) -> str:
+    """``text`` cut to :data:`_SHOW_CHARS` characters."""
+    return text if len(text) <= _SHOW_CHARS else text[: _SHOW_CHARS - 3] + "..."
+
+
+def _show(value: Any) -> str:
+    """A value for a message: a scalar's repr, cut to :data:`_SHOW_CHARS` characters;
+    anything else by its kind (a list and its compact copy read the same)."""
+    if value is None or isinstance(value, (str, int, float, bytes)):
+        return _cut(repr(value))
+    if isinstance(value, (list, tuple)):
+        return f"a list of {len(value)}"
+    return f"a {_cut(_name(value))}"
 
 
 def _name(obj: Any) -> str:
@@ -121,7 +146,7 @@ def _vlan_id(vlan_id: Any, all_at_4095: bool) -> VlanSpec:
     """One VLAN id: 0 untagged, 1-4094 that VLAN, 4095 every VLAN (standard only)."""
     vid = _int(vlan_id)
     if vid is None:
-        return VlanSpec.invalid(f"VLAN id {vlan_id!r} is not a number")
+        return VlanSpec.invalid(f"VLAN id {_show(vlan_id)} is not a number")
     if vid == 0:
         return VlanSpec.untagged()
     if VLAN_MIN <= vid <= VLAN_MAX:
@@ -143,7 +168,7 @@ def vlan_from_distributed(spec: Any, pvlan_primary: Mapping[int, int]) -> VlanSp
     if pvlan is not _MISSING:
         secondary = _int(pvlan)
         if secondary is None or not VLAN_MIN <= secondary <= VLAN_MAX:
-            return VlanSpec.invalid(f"private VLAN id {pvlan!r} is not usable")
+            return VlanSpec.invalid(f"private VLAN id {_show(pvlan)} is not usable")
         primary = pvlan_primary.get(secondary)
         if primary is None:
             return VlanSpec.invalid(f"private VLAN {secondary} is not in the switch's PVLAN map")
@@ -152,33 +177,51 @@ def vlan_from_distributed(spec: Any, pvlan_primary: Mapping[int, int]) -> VlanSp
         return VlanSpec.private(primary, secondary)
     vlan_id = getattr(spec, "vlanId", _MISSING)
     if vlan_id is _MISSING:
-        return VlanSpec.invalid(f"unknown VLAN setting {_name(spec)}")
+        return VlanSpec.invalid(f"unknown VLAN setting {_cut(_name(spec))}")
     if isinstance(vlan_id, (list, tuple)):
         return _trunk(vlan_id)
     return _vlan_id(vlan_id, all_at_4095=False)
 
 
 def _trunk(ranges: Iterable[Any]) -> VlanSpec:
-    parts: list[VlanSet] = []
+    """Trunk ranges -> one VLAN set, in time linear in the number of ranges.
+
+    Each usable range only marks where it starts and ends (a difference array over
+    the 4,094 VLANs); one pass over the VLANs then reads the union. Materialising
+    every range as a set first made one portgroup with 20,000 ranges cost seconds.
+    """
+    edges = [0] * (VLAN_MAX + 2)
     bad: list[str] = []
+    bad_count = 0
     for r in ranges:
         start, end = _int(getattr(r, "start", None)), _int(getattr(r, "end", None))
         if start is None or end is None or start > end:
-            bad.append(f"{getattr(r, 'start', '?')}-{getattr(r, 'end', '?')}")
+            bad_count += 1
+            if len(bad) < _SHOWN:
+                bad.append(
+                    f"{_cut(str(getattr(r, 'start', '?')))}-{_cut(str(getattr(r, 'end', '?')))}"
+                )
             continue
         low, high = max(start, VLAN_MIN), min(end, VLAN_MAX)
         if low <= high:
-            parts.append(VlanSet.range(low, high))
+            edges[low] += 1
+            edges[high + 1] -= 1
         elif not (start == end == 0):  # 0 (untagged) inside a trunk is normal and adds nothing
-            bad.append(f"{start}-{end}")
-    vlans = VlanSet.union_of(parts)
-    if not vlans:
-        return VlanSpec.invalid(
-            "trunk without a usable range" + (f" ({', '.join(bad)})" if bad else "")
-        )
-    spec = VlanSpec.trunk(vlans)
+            bad_count += 1
+            if len(bad) < _SHOWN:
+                bad.append(f"{start}-{end}")
+    ids: list[int] = []
+    depth = 0
+    for vid in range(VLAN_MIN, VLAN_MAX + 1):
+        depth += edges[vid]
+        if depth:
+            ids.append(vid)
+    ignored = ", ".join(bad) + (f" and {bad_count - len(bad)} more" if bad_count > len(bad) else "")
+    if not ids:
+        return VlanSpec.invalid("trunk without a usable range" + (f" ({ignored})" if bad else ""))
+    spec = VlanSpec.trunk(VlanSet(ids))
     if bad:
-        return VlanSpec(spec.kind, spec.vlans, f"{spec.detail} (ignored {', '.join(bad)})")
+        return VlanSpec(spec.kind, spec.vlans, f"{spec.detail} (ignored {ignored})")
     return spec
 
 
@@ -186,10 +229,12 @@ def _trunk(ranges: Iterable[Any]) -> VlanSpec:
 
 
 def _each(items: Any, what: str, warn: Warn) -> list[Any]:
+    """A list property's elements; a value that is not a list is warned about
+    (``what`` names the object and the field) and read as empty."""
     try:
         return _items(items)
     except TypeError as e:
-        warn(f"{what}: {e}")
+        warn(f"{what}: {e}; ignored")
         return []
 
 
@@ -201,10 +246,13 @@ def host_from_props(host_moid: str, props: Props, warn: Warn) -> Host:
 
     key_to_device: dict[str, str] = {}
     nics: list[PhysicalNic] = []
-    for pnic in _each(props.get("config.network.pnic"), f"{where} pnic", warn):
+    for i, pnic in enumerate(_each(props.get("config.network.pnic"), f"{where} pnic", warn)):
         device = _text(getattr(pnic, "device", None))
         if not device:
-            warn(f"{where}: a physical NIC without a device name, skipped")
+            warn(
+                f"{where}: physical NIC #{i} without a device name"
+                f" (device {_show(getattr(pnic, 'device', None))}), skipped"
+            )
             continue
         key = _text(getattr(pnic, "key", None))
         if key:
@@ -212,14 +260,14 @@ def host_from_props(host_moid: str, props: Props, warn: Warn) -> Host:
         nics.append(PhysicalNic(device=device, mac=_text(getattr(pnic, "mac", None)) or ""))
     devices = {n.device for n in nics}
 
-    def uplinks(pnic_keys: Any, fallback: Iterable[str]) -> tuple[str, ...]:
+    def uplinks(pnic_keys: Any, fallback: Iterable[str], what: str) -> tuple[str, ...]:
         out: list[str] = []
-        for key in _strings(pnic_keys):
+        for key in _strings(pnic_keys, f"{what} pnic", warn):
             device = key_to_device.get(key)
             if device is None and key in devices:
                 device = key
             if device is None:
-                warn(f"{where}: uplink {key!r} is not one of its physical NICs")
+                warn(f"{what}: uplink {_show(key)} is not one of its physical NICs")
                 continue
             if device not in out:
                 out.append(device)
@@ -233,28 +281,36 @@ def host_from_props(host_moid: str, props: Props, warn: Warn) -> Host:
         if not sw_name:
             warn(f"{where}: a vSwitch without a name, skipped")
             continue
+        what = f"{where} vSwitch {_show(sw_name)}"
         bridge = getattr(getattr(vs, "spec", None), "bridge", None)
-        fallback = _strings(getattr(bridge, "nicDevice", None)) if bridge is not None else ()
+        fallback = (
+            _strings(getattr(bridge, "nicDevice", None), f"{what} spec.bridge.nicDevice", warn)
+            if bridge is not None
+            else ()
+        )
         switches.append(
-            HostSwitch(sw_name, sw_name, False, uplinks(getattr(vs, "pnic", None), fallback))
+            HostSwitch(sw_name, sw_name, False, uplinks(getattr(vs, "pnic", None), fallback, what))
         )
     for proxy in _each(props.get("config.network.proxySwitch"), f"{where} proxySwitch", warn):
         uuid = _text(getattr(proxy, "dvsUuid", None))
         if not uuid:
             warn(f"{where}: a distributed switch proxy without a switch UUID, skipped")
             continue
+        what = f"{where} distributed switch proxy {_show(uuid)}"
         backing = getattr(getattr(proxy, "spec", None), "backing", None)
         fallback = tuple(
             d
             for d in (
                 _text(getattr(p, "pnicDevice", None))
-                for p in _each(getattr(backing, "pnicSpec", None), f"{where} pnicSpec", warn)
+                for p in _each(
+                    getattr(backing, "pnicSpec", None), f"{what} spec.backing.pnicSpec", warn
+                )
             )
             if d
         )
         sw_name = _text(getattr(proxy, "dvsName", None)) or uuid
         switches.append(
-            HostSwitch(uuid, sw_name, True, uplinks(getattr(proxy, "pnic", None), fallback))
+            HostSwitch(uuid, sw_name, True, uplinks(getattr(proxy, "pnic", None), fallback, what))
         )
 
     portgroups: list[HostPortgroup] = []
@@ -264,17 +320,19 @@ def host_from_props(host_moid: str, props: Props, warn: Warn) -> Host:
         if not pg_name:
             warn(f"{where}: a portgroup without a name, skipped")
             continue
+        what = f"{where} portgroup {_show(pg_name)}"
         vlan = vlan_from_standard(getattr(spec, "vlanId", None))
         if vlan.kind.value == "invalid":
-            warn(f"{where} portgroup {pg_name!r}: {vlan.detail}")
+            warn(f"{what}: spec.vlanId: {vlan.detail}; it adds no VLAN")
         order = getattr(
             getattr(getattr(spec, "policy", None), "nicTeaming", None), "nicOrder", None
         )
         override: Optional[tuple[str, ...]] = None
         if order is not None:
+            teaming = f"{what} spec.policy.nicTeaming.nicOrder"
             named = [
-                *_strings(getattr(order, "activeNic", None)),
-                *_strings(getattr(order, "standbyNic", None)),
+                *_strings(getattr(order, "activeNic", None), f"{teaming}.activeNic", warn),
+                *_strings(getattr(order, "standbyNic", None), f"{teaming}.standbyNic", warn),
             ]
             override = tuple(dict.fromkeys(d for d in named if d in devices))
         portgroups.append(
@@ -303,7 +361,8 @@ def host_from_props(host_moid: str, props: Props, warn: Warn) -> Host:
                 ref = NetworkRef(False, pg_name)
         if ref is None:
             warn(
-                f"{where}: VMkernel adapter {device} is on a network the agent cannot map, skipped"
+                f"{where}: VMkernel adapter {device} is on a network the agent cannot map"
+                " (spec.distributedVirtualPort / portgroup), skipped"
             )
             continue
         vmknics.append(VmkNic(device, ref))
@@ -359,7 +418,10 @@ def vnics_from_devices(devices: Any, where: str, warn: Warn) -> tuple[VNic, ...]
             continue  # not a virtual Ethernet card
         key = _int(getattr(dev, "key", None))
         if key is None:
-            warn(f"{where}: a vNIC without a device key, skipped")
+            warn(
+                f"{where}: a vNIC without a device key"
+                f" (key {_show(getattr(dev, 'key', None))}), skipped"
+            )
             continue
         label = _text(getattr(getattr(dev, "deviceInfo", None), "label", None)) or f"vNIC {key}"
         connectable = getattr(dev, "connectable", None)
@@ -387,19 +449,28 @@ def _vnic_network(backing: Any, where: str, warn: Warn) -> Optional[NetworkRef]:
         uuid = _text(getattr(port, "switchUuid", None))
         if key and uuid:
             return NetworkRef(True, key, uuid)
-        warn(f"{where}: distributed port without a portgroup key or switch UUID, not mapped")
+        warn(
+            f"{where}: backing.port without a portgroup key or switch UUID"
+            f" (portgroupKey {_show(getattr(port, 'portgroupKey', None))},"
+            f" switchUuid {_show(getattr(port, 'switchUuid', None))}), not mapped"
+        )
         return None
     if getattr(backing, "opaqueNetworkId", _MISSING) is not _MISSING:
-        warn(f"{where}: on opaque network {getattr(backing, 'opaqueNetworkId', '')!r}, not mapped")
+        warn(
+            f"{where}: on opaque network"
+            f" {_show(getattr(backing, 'opaqueNetworkId', ''))}, not mapped"
+        )
         return None
     device_name = getattr(backing, "deviceName", _MISSING)
     if device_name is not _MISSING:
         pg = _text(device_name)
         if pg:
             return NetworkRef(False, pg)
-        warn(f"{where}: standard backing without a portgroup name, not mapped")
+        warn(
+            f"{where}: backing.deviceName {_show(device_name)} is not a portgroup name, not mapped"
+        )
         return None
-    warn(f"{where}: backing {_name(backing)} is not mapped")
+    warn(f"{where}: backing {_cut(_name(backing))} is not mapped")
     return None
 
 
@@ -430,7 +501,11 @@ def dvs_from_props(dvs_moid: str, props: Props, warn: Warn) -> Optional[Dvs]:
         primary = _int(getattr(entry, "primaryVlanId", None))
         secondary = _int(getattr(entry, "secondaryVlanId", None))
         if primary is None or secondary is None:
-            warn(f"distributed switch {name}: a PVLAN map entry without VLAN ids, skipped")
+            warn(
+                f"distributed switch {name}: config.pvlanConfig entry without VLAN ids"
+                f" (primaryVlanId {_show(getattr(entry, 'primaryVlanId', None))},"
+                f" secondaryVlanId {_show(getattr(entry, 'secondaryVlanId', None))}), skipped"
+            )
             continue
         pvlans[secondary] = primary
     uplinks = frozenset(
@@ -458,7 +533,10 @@ def dvpg_from_props(
     vlan = vlan_from_distributed(getattr(setting, "vlan", None), dvs.pvlan_primary)
     uplink = pg_moid in dvs.uplink_portgroups
     if vlan.kind.value == "invalid" and not uplink:
-        warn(f"distributed portgroup {name}: {vlan.detail}")
+        warn(
+            f"distributed portgroup {name}: config.defaultPortConfig.vlan: {vlan.detail};"
+            " it adds no VLAN"
+        )
     return DvPortgroup(key=key, name=name, switch=dvs.uuid, vlan=vlan, uplink_portgroup=uplink)
 
 

@@ -511,6 +511,11 @@ class Cli:
                 lines = [f"{n:<20} {s['state']}" for n, s in data["sessions"].items()]
                 return {"output": "\n".join(["Name                 State", *lines, ""])}
             return data
+        if tokens[:3] == ["show", "ip", "interface"] and len(tokens) == 4 and fmt == "json":
+            try:
+                return shows.show_ip_interface_one(config, tokens[3])
+            except shows.NotConfigured as e:
+                raise could_not(str(e)) from None
         builder = shows.JSON_SHOWS.get(command)
         if builder is None:
             raise self._unknown_show(tokens)

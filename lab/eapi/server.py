@@ -7,19 +7,25 @@ over a Unix socket speaking the same HTTP (pyeapi's ``socket`` transport opens a
 ``Content-Type: application/json-rpc``) — plus a small control API on the same
 servers for tests and the demo:
 
-- ``GET /lab/requests`` (count and list of requests), ``DELETE /lab/requests``;
+- ``GET /lab/requests`` (count and list of requests), ``DELETE /lab/requests``
+  (in-process, :attr:`EapiEmulator.http_requests` also lists every HTTP request
+  and whether it carried credentials);
 - ``POST /lab/fault`` (JSON fault, answer ``{"id": N}``), ``GET /lab/faults``,
   ``DELETE /lab/faults``;
 - ``GET /lab/config`` (``show running-config`` text), ``GET /lab/state`` (JSON),
   ``PUT /lab/state`` (replace it), ``GET /lab/sessions``.
 
 Faults (each fires ``count`` times, ``null`` for ever): ``latency`` (``seconds``
-before answering), ``fail`` (a ``command`` — exact text, or ``regex`` — fails with
+before anything runs, or with ``when`` = ``after``: after everything ran, before
+the answer — a client that gives up meanwhile loses an answer whose commands took
+effect), ``fail`` (a ``command`` — exact text, or ``regex`` — fails with
 ``code`` and ``message``), ``session_locked`` (``configure session NAME`` fails as
 when another session holds the lock), ``drop`` (the connection is closed without an
 answer: ``when`` = ``before`` anything runs, ``after`` everything ran, or
 ``command`` = just before the command matching ``command`` runs), ``http``
-(answer with HTTP ``status`` and a non-JSON body).
+(answer with HTTP ``status`` and a non-JSON body). A ``latency`` or ``drop`` fault
+with ``when`` = ``before``/``after`` and a ``command`` fires only for requests
+that contain a matching command (e.g. only the one that commits).
 
 It must never bind anything but the address it is given (loopback by default) and
 never leave its socket file behind after :meth:`EapiEmulator.stop`.
@@ -101,6 +107,7 @@ class EapiEmulator:
         self.users = dict(users or {})
         self._faults: list[Fault] = []
         self._requests: list[dict[str, Any]] = []
+        self._http: list[dict[str, Any]] = []  # every HTTP request, with or without auth
         self._meta = threading.Lock()  # faults and the request log
         self._next_fault = 1
         self._servers: list[socketserver.BaseServer] = []
@@ -202,6 +209,24 @@ class EapiEmulator:
             return [dict(r) for r in self._requests]
 
     @property
+    def http_requests(self) -> list[dict[str, Any]]:
+        """Every HTTP request that reached the server (after TLS, if any), oldest first:
+        transport, method, path and whether it carried an ``Authorization`` header."""
+        with self._meta:
+            return [dict(r) for r in self._http]
+
+    def note_http(self, transport: str, method: str, path: str, authorization: bool) -> None:
+        with self._meta:
+            self._http.append(
+                {
+                    "transport": transport,
+                    "method": method,
+                    "path": path,
+                    "authorization": authorization,
+                }
+            )
+
+    @property
     def request_count(self) -> int:
         with self._meta:
             return len(self._requests)
@@ -230,11 +255,15 @@ class EapiEmulator:
 
     # -- the JSON-RPC request -------------------------------------------------------------
 
-    def _take(self, kind: str, when: Optional[str] = None) -> list[Fault]:
+    def _take(
+        self, kind: str, when: Optional[str] = None, texts: Optional[list[str]] = None
+    ) -> list[Fault]:
         with self._meta:
             out = []
             for f in self._faults:
                 if f.kind == kind and f.live() and (when is None or f.when == when):
+                    if f.command and texts is not None and not any(map(f.matches, texts)):
+                        continue
                     f.fired += 1
                     out.append(f)
             return out
@@ -254,7 +283,8 @@ class EapiEmulator:
         if not isinstance(request, dict):
             return _rpc_error(None, -32600, "Invalid Request")
         rid = request.get("id")
-        params = request.get("params") if isinstance(request.get("params"), dict) else {}
+        raw_params = request.get("params")
+        params: dict[str, Any] = raw_params if isinstance(raw_params, dict) else {}
         cmds = params.get("cmds")
         fmt = params.get("format") or "json"
         if request.get("method") != "runCmds":
@@ -271,10 +301,10 @@ class EapiEmulator:
         for fault in self._take("http"):
             entry["result"] = f"http {fault.status}"
             return fault.status, "text/html", b"<html><body>injected HTTP error</body></html>"
-        delay = sum(f.seconds for f in self._take("latency"))
+        delay = sum(f.seconds for f in self._take("latency", "before", texts))
         if delay:
             time.sleep(delay)
-        if self._take("drop", "before"):
+        if self._take("drop", "before", texts):
             entry["result"] = "dropped"
             raise _Dropped()
 
@@ -302,9 +332,13 @@ class EapiEmulator:
         except _Dropped:
             entry["result"] = "dropped"
             raise
-        if self._take("drop", "after"):
+        if self._take("drop", "after", texts):
             entry["result"] = "dropped"
             raise _Dropped()
+        late = sum(f.seconds for f in self._take("latency", "after", texts))
+        if late:
+            entry["late"] = late  # it ran; the answer comes ``late`` seconds later
+            time.sleep(late)
         if failure is None:
             entry["result"] = "ok"
             return _json(200, {"jsonrpc": "2.0", "id": rid, "result": results})
@@ -388,7 +422,7 @@ class _Handler(http.server.BaseHTTPRequestHandler):
     def setup(self) -> None:
         # Headers and body go out in two writes: without TCP_NODELAY, Nagle and the
         # client's delayed ACK add ~40 ms to every answer over TCP (not on AF_UNIX).
-        self.disable_nagle_algorithm = self.server.transport == "http"
+        self.disable_nagle_algorithm = self.server.transport == "http"  # type: ignore[misc]
         super().setup()
 
     def log_message(self, format: str, *args: Any) -> None:  # quiet (and AF_UNIX-safe)
@@ -398,7 +432,9 @@ class _Handler(http.server.BaseHTTPRequestHandler):
         length = int(self.headers.get("Content-Length") or 0)
         return self.rfile.read(length) if length else b""
 
-    def _send(self, status: int, ctype: str, body: bytes, extra: Optional[dict[str, str]] = None):
+    def _send(
+        self, status: int, ctype: str, body: bytes, extra: Optional[dict[str, str]] = None
+    ) -> None:
         self.send_response(status)
         self.send_header("Content-Type", ctype)
         self.send_header("Content-Length", str(len(body)))
@@ -413,6 +449,9 @@ class _Handler(http.server.BaseHTTPRequestHandler):
         emulator: EapiEmulator = self.server.emulator
         body = self._body()
         path = self.path.split("?", 1)[0]
+        emulator.note_http(
+            self.server.transport, method, path, self.headers.get("Authorization") is not None
+        )
         try:
             if path.startswith("/lab/"):
                 self._send(*emulator.handle_control(method, path, body))

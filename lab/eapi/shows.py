@@ -199,6 +199,14 @@ def show_ip_interface(state: SwitchState) -> dict[str, Any]:
     return {"interfaces": out}
 
 
+def show_ip_interface_one(state: SwitchState, name: str) -> dict[str, Any]:
+    """``show ip interface NAME``: that interface only (none when it has no IP)."""
+    if name not in state.interfaces:
+        raise NotConfigured(f"Interface {name} does not exist")
+    found = show_ip_interface(state)["interfaces"]
+    return {"interfaces": {name: found[name]} if name in found else {}}
+
+
 def show_ipv6_interface(state: SwitchState) -> dict[str, Any]:
     out: dict[str, Any] = {}
     for p in _l3(state):

@@ -22,5 +22,8 @@ def self_signed(directory: str, name: str = "localhost") -> tuple[str, str]:
     cert, key = os.path.join(directory, "eapi.crt"), os.path.join(directory, "eapi.key")
     command = ["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1"]
     command += ["-subj", f"/CN={name}", "-keyout", key, "-out", cert]
+    # The names a client checks the certificate against (with a CA file): the lab
+    # serves on 127.0.0.1, and on-box clients say "localhost".
+    command += ["-addext", f"subjectAltName=DNS:{name},DNS:localhost,IP:127.0.0.1"]
     subprocess.run(command, check=True, capture_output=True)
     return cert, key

@@ -72,7 +72,11 @@ def latencies(toggles: int = 20) -> dict[str, Any]:
                 began = time.monotonic()
                 lab.control.power("web1", on=on)
                 returned = time.monotonic()
-                wait_for(lambda on=on: s.snapshot().vms[web1].powered_on == on, 5, "power change")
+
+                def shown(want: bool = on) -> bool:
+                    return s.snapshot().vms[web1].powered_on == want
+
+                wait_for(shown, 5, "power change")
                 done = time.monotonic()
                 total.append(done - began)
                 after.append(done - returned)

@@ -184,7 +184,7 @@ def expected_inventory(
     vms: dict[str, Vm] = {}
     for v in scenario.get("vms", []):
         st = state["vms"][v["name"]]
-        nics = []
+        vnics: list[VNic] = []
         for spec, nic in zip(v["nics"], st["nics"]):
             if "portgroup" in spec:
                 net: Optional[NetworkRef] = NetworkRef(False, spec["portgroup"])
@@ -193,7 +193,7 @@ def expected_inventory(
                 net = NetworkRef(True, info["key"], dvs_uuid[info["dvs"]])
             else:
                 net = None
-            nics.append(
+            vnics.append(
                 VNic(nic["key"], nic["label"], net, spec.get("connected", True), nic["mac"])
             )
         vms[st["moid"]] = Vm(
@@ -201,7 +201,7 @@ def expected_inventory(
             v["name"],
             v.get("power", "on") == "on",
             state["hosts"][v["host"]]["moid"],
-            tuple(nics),
+            tuple(vnics),
         )
     return Expected(hosts, vms, dv_portgroups)
 

@@ -42,6 +42,8 @@ class Vcenter:
     name: str
     allowed_vlans: str
     scenario: Mapping[str, Any]
+    vrf: str = ""  # the session's ``vrf`` ("": not set, the default VRF)
+    source_interface: str = ""  # the session's ``source_interface`` ("": not set)
 
     def host_names(self) -> list[str]:
         return [str(h["name"]) for h in self.scenario.get("hosts", [])]
@@ -57,6 +59,7 @@ class Timings:
     cdp_holdtime: int = 10
     hint_interval: float = 1.0
     discovery_interval: float = 60.0
+    eapi_timeout: float = 5.0  # a lost eAPI answer is noticed in seconds, not 30
 
 
 @dataclass(frozen=True)
@@ -73,6 +76,10 @@ class Topology:
     vlans: Mapping[int, str] = field(default_factory=dict)  # VLANs that exist at the start
     interfaces: tuple[str, ...] = ("Ethernet1-6",)  # [switch] interfaces of the agent
     timings: Timings = field(default_factory=Timings)
+    #: The VRF of the management port (ma1), as on EOS: its own network namespace,
+    #: ``ns-<VRF>``, the only way to the vCenters. "": ma1 is in the switch's namespace.
+    mgmt_vrf: str = ""
+    static_hosts: Mapping[str, tuple[str, ...]] = field(default_factory=dict)  # [switch]
 
     # -- views ------------------------------------------------------------------------------
     def vcenter(self, name: str) -> Vcenter:
@@ -295,6 +302,70 @@ def standard(timings: Optional[Timings] = None) -> Topology:
     )
 
 
+#: VLAN -> what the management-VRF lab (:func:`mgmt_vrf_lab`) uses it for (all in vc1).
+MGMT_VRF_VLANS = {
+    100: "web1 (always on, esx1: heard on Ethernet1, also matches a static pattern)",
+    101: "mv1 (vMotion esx1 -> esx2, through the VRF)",
+    110: "bl1 (on blade1: never heard, static on Ethernet4)",
+    111: "bl2 (on blade2: never heard, static on Port-Channel10)",
+    120: "ch* (churn during resync, esx2)",
+    121: "ch*",
+    122: "ch*",
+    123: "ch*",
+    130: "kp1 (kept while the VRF is missing, esx2)",
+}
+
+
+def mgmt_vrf_lab(timings: Optional[Timings] = None) -> Topology:
+    """A fabric built the usual way: vCenter only on the management VRF, hosts never heard.
+
+    Switch ``leaf1``: Ethernet1-8, Port-Channel10 = Ethernet7 + Ethernet8 (nothing
+    cabled to it). ``ma1`` (Management1) is in VRF ``MGMT``: the agent's namespace has no
+    route to the vCenter, only ``ns-MGMT`` has. The session has ``vrf = "MGMT"`` and
+    ``source_interface = "Management1"``. ``static_hosts``: Ethernet4 <- ``blade1*``,
+    Port-Channel10 <- ``blade2.lab``, Ethernet3 <- ``esx1*`` (esx1 is heard on Ethernet1,
+    which wins).
+
+    vCenter ``vc1`` (allowed 100-199): esx1 (vmnic0 -> Ethernet1), esx2 (vmnic0 ->
+    Ethernet2), blade1.lab and blade2.lab (two vmnics each, cabled nowhere in the lab:
+    nothing is ever heard from them).
+    """
+    pgs = _vm_pgs(MGMT_VRF_VLANS)
+    vc1 = {
+        "username": "svc-vmtracer@vsphere.local",
+        "password": "lab-Secret-1",
+        "hosts": [
+            esx_host("esx1", 1, pgs),
+            esx_host("esx2", 1, pgs),
+            esx_host("blade1.lab", 2, pgs),
+            esx_host("blade2.lab", 2, pgs),
+        ],
+        "vms": [
+            vm("web1", "esx1", "VM-100"),
+            vm("mv1", "esx1", "VM-101"),
+            vm("bl1", "blade1.lab", "VM-110"),
+            vm("bl2", "blade2.lab", "VM-111", on=False),
+            *(vm(f"ch{v}", "esx2", f"VM-{v}", on=False) for v in (120, 121, 122, 123)),
+            vm("kp1", "esx2", "VM-130"),
+        ],
+    }
+    return Topology(
+        vcenters=(
+            Vcenter("vc1", "100-199", vc1, vrf="MGMT", source_interface="Management1"),
+        ),
+        cables=(Cable("esx1", "vmnic0", "Ethernet1"), Cable("esx2", "vmnic0", "Ethernet2")),
+        port_channels={"Port-Channel10": ("Ethernet7", "Ethernet8")},
+        interfaces=("Ethernet1-6", "Port-Channel10"),
+        timings=timings or Timings(),
+        mgmt_vrf="MGMT",
+        static_hosts={
+            "Ethernet4": ("blade1*",),
+            "Port-Channel10": ("blade2.lab",),
+            "Ethernet3": ("esx1*",),
+        },
+    )
+
+
 def demo(timings: Optional[Timings] = None) -> Topology:
     """The demo's lab: one vCenter, esx1 on Ethernet1, esx2 on Ethernet2, one VM to move."""
     pgs = _vm_pgs([100, 111])
@@ -316,6 +387,7 @@ def demo(timings: Optional[Timings] = None) -> Topology:
 
 
 __all__ = [
+    "MGMT_VRF_VLANS",
     "STANDARD_VLANS",
     "Cable",
     "Timings",
@@ -325,6 +397,7 @@ __all__ = [
     "demo",
     "esx_host",
     "kernel_name",
+    "mgmt_vrf_lab",
     "portgroups",
     "standard",
     "vm",

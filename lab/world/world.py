@@ -109,6 +109,13 @@ class World:
         self.config_path = self.workdir / "vmtracer.toml"
         self.eapi_socket = str(self.workdir / "eapi.sock")
         self.switch_ns: Optional[Namespace] = None
+        self.vrf_ns: Optional[Namespace] = None
+        """The management VRF's namespace (``topology.mgmt_vrf``), holding ma1."""
+        self.netns_dir = self.workdir / "netns"
+        """Where the agent finds ``ns-<VRF>`` (its ``VMTRACER_NETNS_DIR``): links to the
+        lab's namespaces, whose real names carry a per-run tag."""
+        self.session_options: dict[str, dict[str, Any]] = {}
+        """vCenter name -> extra ``[[session]]`` keys (see :meth:`configure_session`)."""
         self.hosts: dict[str, HostNamespace] = {}
         self.vcenters: dict[str, VcsimLab] = {}
         self.eapi: Optional[LabClient] = None
@@ -177,6 +184,9 @@ class World:
         if self.switch_ns is not None:
             attempt("switch namespace", self.switch_ns.close)
             self.switch_ns = None
+        if self.vrf_ns is not None:
+            attempt("VRF namespace", self.vrf_ns.close)
+            self.vrf_ns = None
         if self.mgmt_ifname:
             attempt("mgmt link", lambda: run(["ip", "link", "del", self.mgmt_ifname], check=False))
             self.mgmt_ifname = ""
@@ -203,6 +213,12 @@ class World:
     def _start_switch_namespace(self) -> None:
         self.switch_ns = Namespace("sw").create()
         sw = self.switch_ns
+        vrf = self.topology.mgmt_vrf
+        if vrf:  # as on EOS: Management1 lives in the VRF's namespace, ns-<VRF>
+            self.vrf_ns = Namespace("vrf").create()
+            sw = self.vrf_ns
+            self.netns_dir.mkdir(exist_ok=True)
+            (self.netns_dir / f"ns-{vrf}").symlink_to(f"/run/netns/{self.vrf_ns.name}")
         self.mgmt_ifname = unique_name("vmtmg")
         ours, theirs = self._pick_mgmt_addresses()
         run(
@@ -256,7 +272,11 @@ class World:
 
     def _start_emulator(self, timeout: float) -> None:
         state_file = self.workdir / "switch.json"
-        state_file.write_text(json.dumps(self.topology.switch_state(), indent=1))
+        state = self.topology.switch_state()
+        if self.topology.mgmt_vrf:  # Management1 as the kernel has it: address and VRF
+            mgmt = state["interfaces"]["Management1"]
+            mgmt.update(ipv4=f"{self.mgmt_addresses[1]}/32", vrf=self.topology.mgmt_vrf)
+        state_file.write_text(json.dumps(state, indent=1))
         log = open(self.workdir / "eapi.log", "ab")  # noqa: SIM115 - the child keeps it
         try:
             self._emulator = subprocess.Popen(
@@ -397,6 +417,12 @@ class World:
             f"run_dir = {q(str(self.run_dir))}",
             f"remove_delay = {t.remove_delay}",
             f"check_interval = {t.check_interval}",
+            f"eapi_timeout = {t.eapi_timeout}",
+        ]
+        if self.topology.static_hosts:
+            lines.append("[switch.static_hosts]")
+            lines += [f"{q(k)} = {q(list(v))}" for k, v in self.topology.static_hosts.items()]
+        lines += [
             "",
             "[cdp]",
             f"interval = {t.cdp_interval}",
@@ -420,7 +446,31 @@ class World:
                 f"hint_interval = {t.hint_interval}",
                 f"discovery_interval = {t.discovery_interval}",
             ]
+            options: dict[str, Any] = {}
+            if vc.vrf:
+                options["vrf"] = vc.vrf
+            if vc.source_interface:
+                options["source_interface"] = vc.source_interface
+            options.update(self.session_options.get(vc.name, {}))
+            lines += [f"{key} = {q(value)}" for key, value in options.items()]
         self.config_path.write_text("\n".join(lines) + "\n")
+
+    def configure_session(self, vcenter: str, **options: Any) -> None:
+        """Set (or with None, unset) keys of a vCenter's ``[[session]]`` and rewrite the
+        configuration file; the agent reads it when it (re)starts."""
+        current = self.session_options.setdefault(vcenter, {})
+        for key, value in options.items():
+            if value is None:
+                current.pop(key, None)
+            else:
+                current[key] = value
+        self._write_config()
+
+    def env_prefix(self) -> list[str]:
+        """``env VMTRACER_NETNS_DIR=...`` when the lab has a management VRF (else nothing)."""
+        if not self.topology.mgmt_vrf:
+            return []
+        return ["env", f"VMTRACER_NETNS_DIR={self.netns_dir}"]
 
     # == the agent ============================================================================
     @property
@@ -443,8 +493,9 @@ class World:
         assert self.switch_ns is not None
         self._agent_runs += 1
         began = time.monotonic()
+        command = [*self.env_prefix(), *self.vmtracer_command()]
         self._agent = self.switch_ns.spawn(
-            [*self.vmtracer_command(), "run", "--config", str(self.config_path)],
+            [*command, "run", "--config", str(self.config_path)],
             log_name=f"agent-{self._agent_runs}.log",
         )
         if wait:
@@ -573,11 +624,22 @@ class World:
         return [self.python, "-m", "eos_vmtracer"]
 
     def vmtracer(
-        self, *args: str, check: bool = True, timeout: float = 60.0
+        self, *args: str, check: bool = True, timeout: float = 60.0, on_switch: bool = False
     ) -> subprocess.CompletedProcess[str]:
-        """Run ``vmtracer ARGS --config F`` (as a user would) and return what it printed."""
+        """Run ``vmtracer ARGS --config F`` (as a user would) and return what it printed;
+        ``on_switch``: in the switch's namespace, as the agent runs."""
+        command = [
+            *self.env_prefix(),
+            *self.vmtracer_command(),
+            *args,
+            "--config",
+            str(self.config_path),
+        ]
+        if on_switch:
+            assert self.switch_ns is not None
+            command = self.switch_ns.exec_args(command)
         proc = subprocess.run(
-            [*self.vmtracer_command(), *args, "--config", str(self.config_path)],
+            command,
             capture_output=True,
             text=True,
             timeout=timeout,
@@ -606,7 +668,7 @@ class World:
         """The running agent's status document (read in-process; raises if unavailable)."""
         from eos_vmtracer.status import read_status
 
-        return read_status(str(self.run_dir))
+        return dict(read_status(str(self.run_dir)))
 
     def interface_status(self, interface: str) -> dict[str, Any]:
         """One interface's entry of the status document."""

@@ -158,7 +158,9 @@ def channels(world: World) -> dict[str, str]:
 
 
 def extension_text(run_dir: str) -> str:
-    """What ``show vm-tracer sessions|interfaces|vms|hosts`` prints on EOS (off-box)."""
+    """What every ``show vm-tracer`` command prints on EOS (off-box); the detail views of
+    Ethernet1, the hostile VM and the first host."""
+    from eos_vmtracer.status import read_status
     from tests.unit.test_extension_cli import Ctx, Daemon, StandInCliExtension, load_handler
 
     saved = sys.modules.get("CliExtension")
@@ -166,6 +168,10 @@ def extension_text(run_dir: str) -> str:
     try:
         handler = load_handler()
         ctx = Ctx({"EosVmTracer": Daemon({"run_dir": run_dir})})
+        doc = read_status(run_dir)
+        vm = next(v["moid"] for v in doc["vms"] if v["name"].startswith("web01"))
+        host = doc["hosts"][0]["name"]
+        ctx.args = {"<interface>": "Ethernet1", "<vm>": vm, "<host>": host}  # type: ignore[attr-defined]
         text = []
         for cls in handler.COMMANDS.values():
             data = cls().handler(ctx)

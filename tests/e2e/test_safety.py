@@ -1,8 +1,9 @@
 """The safety rules over the whole lab: ownership, allowed VLANs, fail-static, restarts, drift.
 
 Whatever vCenter, the agent's own process or an operator does, the switch (the
-eAPI emulator's state and its request log) only ever sees the changes SPEC.md
-allows. Each test uses its own VMs and VLANs (topology.STANDARD_VLANS).
+eAPI emulator's state and its request log) only ever sees the changes the safety
+rules (README.md, "Safety rules") allow. Each test uses its own VMs and VLANs
+(topology.STANDARD_VLANS).
 """
 
 from __future__ import annotations

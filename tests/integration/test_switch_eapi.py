@@ -3,7 +3,7 @@
 Every test runs for pyeapi's ``socket`` transport (HTTP over a Unix socket, the
 on-box default), its ``http`` transport (TCP, Basic authentication with a
 password file) and its ``https`` transport (the same over TLS, self-signed
-certificate). The emulator is the one real peer; nothing is mocked.
+certificate, verified with it as the CA file). The emulator is the one real peer; nothing is mocked.
 """
 
 from __future__ import annotations
@@ -106,6 +106,7 @@ def lab(request: pytest.FixtureRequest) -> Iterator[Lab]:
                 eapi_username=USER,
                 eapi_password_file=secret,
                 eapi_timeout=5,
+                eapi_ca_file=tls[0] if tls is not None else "",  # verified, as by default
             )
         client = LabClient(url=ends.url, auth=(USER, PASSWORD))
         yield Lab(emulator, cfg, client, directory)

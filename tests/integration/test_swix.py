@@ -25,7 +25,8 @@ import jsonschema
 import pytest
 import yaml
 
-from eos_vmtracer import __version__, eossdk_bridge
+from eos_vmtracer import __version__
+from eos_vmtracer.eos import options as eos_options
 
 pytestmark = pytest.mark.integration
 
@@ -33,6 +34,7 @@ ROOT = Path(__file__).resolve().parents[2]
 SITE = "usr/lib/eos-vmtracer/site"
 HANDLER = "usr/share/CliExtension/CliPlugin/EosVmTracerCli.py"
 OLD_HANDLER = "usr/lib/python3.9/site-packages/CliPlugin/EosVmTracerCli.py"
+PY27_HANDLER = "usr/lib/python2.7/site-packages/CliPlugin/EosVmTracerCli.py"  # before 4.30.2F
 CLI_YAML = "usr/share/CliExtension/EosVmTracer.yaml"
 DEPENDENCIES = ("pyVmomi", "pyVim", "pyeapi", "scapy", "click", "tomli", "six", "netaddr")
 RPMLIB_FEATURES_OF_OLD_EOS = {
@@ -186,7 +188,7 @@ def test_manifest_txt_names_the_primary_rpm_and_every_sha1_matches(
 def test_manifest_yaml_is_valid_swix_metadata(members: dict[str, Path]) -> None:
     meta = yaml.safe_load(members["manifest.yaml"].read_text())
     jsonschema.validate(meta, MANIFEST_YAML_SCHEMA)
-    assert meta["agentsToRestart"] == ["ConfigAgent", eossdk_bridge.DEFAULT_DAEMON]
+    assert meta["agentsToRestart"] == ["ConfigAgent", eos_options.DEFAULT_DAEMON]
 
 
 def test_the_build_is_reproducible(
@@ -223,14 +225,18 @@ def test_rpm_is_noarch_xz2_with_nothing_old_eos_cannot_read(rpm_file: Path) -> N
 
 def test_rpm_carries_the_command_the_cli_extension_and_every_dependency(rpm_file: Path) -> None:
     files = set(rpm_query(rpm_file, "-l").splitlines())
-    for path in ("usr/bin/vmtracer", HANDLER, OLD_HANDLER, CLI_YAML, f"{SITE}/eos_vmtracer/cli.py"):
+    for path in (
+        *("usr/bin/vmtracer", HANDLER, OLD_HANDLER, PY27_HANDLER, CLI_YAML),
+        f"{SITE}/eos_vmtracer/cli.py",
+    ):
         assert f"/{path}" in files
     for package in DEPENDENCIES:
         assert {f"/{SITE}/{package}/__init__.py", f"/{SITE}/{package}.py"} & files, package
     compiled = [f for f in files if f.endswith((".so", ".pyd", ".pyc"))]
     assert compiled == []
-    # Nothing in EOS's own site-packages but the one CLI plugin link.
-    assert [f for f in files if "/python3.9/site-packages/" in f] == [f"/{OLD_HANDLER}"]
+    # Nothing in EOS's own site-packages but the CLI plugin links.
+    ours = sorted(f for f in files if "/site-packages/" in f)
+    assert ours == sorted([f"/{OLD_HANDLER}", f"/{PY27_HANDLER}"])
 
 
 # -- installed into a root, run under Python 3.9 ------------------------------------------------
@@ -245,6 +251,7 @@ def test_rpm_installs_with_rpm_root(installed: Path) -> None:
     assert query.stdout.strip() == f"eos-vmtracer-{__version__}-1.noarch"
     assert os.access(installed / "usr/bin/vmtracer", os.X_OK)
     assert (installed / OLD_HANDLER).resolve() == (installed / HANDLER).resolve()
+    assert (installed / PY27_HANDLER).resolve() == (installed / HANDLER).resolve()
 
 
 def test_vmtracer_version_runs_from_the_rpm_alone(
@@ -314,7 +321,7 @@ def test_every_module_imports_from_the_rpm_alone(
     result = run39(py39, ["-I", "-S", "-c", script], tmp_path)
     assert result.returncode == 0, result.stderr
     report = json.loads(result.stdout)
-    assert "eos_vmtracer.eossdk_bridge" in report["modules"]
+    assert "eos_vmtracer.eos.sdk" in report["modules"]
     assert "eos_vmtracer.vcenter.pyvmomi" in report["modules"]
     assert report["outside"] == []  # nothing came from any site-packages
     assert report["pyVmomi"].startswith(str(installed / SITE))
@@ -330,50 +337,110 @@ def live_agent(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
     agent.stop()
 
 
-@pytest.mark.parametrize("where", [HANDLER, OLD_HANDLER])
+def _python27() -> Optional[str]:
+    try:
+        prefix = subprocess.run(
+            ["pyenv", "prefix", "2.7.18"], capture_output=True, text=True, check=True
+        ).stdout.strip()
+    except (OSError, subprocess.CalledProcessError):
+        prefix = ""
+    candidate = os.path.join(prefix, "bin", "python2.7") if prefix else ""
+    return candidate if candidate and os.access(candidate, os.X_OK) else shutil.which("python2.7")
+
+
+#: The arguments EOS passes (ctx.args) to the commands that take some.
+CLI_ARGS = {
+    "showVmTracerInterface": {"<interface>": "Et1"},
+    "showVmTracerVm": {"<vm>": "app01"},
+    "showVmTracerHost": {"<host>": "esx-host-1"},
+    "showVmTracerHistory": {"<count>": 5},
+}
+
+
+@pytest.mark.parametrize(
+    ("where", "python"),
+    [(HANDLER, "3.9"), (OLD_HANDLER, "3.9"), (PY27_HANDLER, "2.7"), (HANDLER, "2.7")],
+)
 def test_installed_cli_handler_answers_per_its_output_schema(
-    installed: Path, py39: str, tmp_path: Path, live_agent: Any, where: str
+    installed: Path, py39: str, tmp_path: Path, live_agent: Any, where: str, python: str
 ) -> None:
+    """Each command's answer, from the installed files only, under the CLI's Python: 3.9
+    (EOS 4.30.2F and later) in-process, 2.7 (before) through the installed python3."""
+    interpreter = py39 if python == "3.9" else _python27()
+    if interpreter is None:
+        pytest.skip("no Python 2.7 here")
     script = textwrap.dedent(
-        f"""
-        import importlib.util, json, sys, types
+        """
+        import json, sys, types
         ext = types.ModuleType("CliExtension")
-        ext.ShowCommandClass = type("ShowCommandClass", (), {{}})
+        ext.ShowCommandClass = type("ShowCommandClass", (object,), {{}})
         ext.registered = []
         ext.registerCommand = lambda name, cls, namespace=None: ext.registered.append(name)
         sys.modules["CliExtension"] = ext
 
-        class Ctx:
-            errors = []
+        class Ctx(object):
+            def __init__(self, args):
+                self.args = args
+                self.errors = []
             def getDaemon(self, name):
-                status = types.SimpleNamespace(status=lambda key: {live_agent.run_dir!r})
-                return types.SimpleNamespace(status=status) if name == "EosVmTracer" else None
+                class Status(object):
+                    def status(self, key):
+                        return {run_dir!r}
+                class Daemon(object):
+                    pass
+                daemon = Daemon()
+                daemon.status = Status()
+                return daemon if name == "EosVmTracer" else None
             def addError(self, message):
                 self.errors.append(message)
 
-        spec = importlib.util.spec_from_file_location("EosVmTracerCli", {str(installed / where)!r})
-        module = importlib.util.module_from_spec(spec)
-        spec.loader.exec_module(module)
+        if sys.version_info[0] == 2:
+            import imp
+            module = imp.load_source("EosVmTracerCli", {path!r})
+        else:
+            import importlib.util
+            spec = importlib.util.spec_from_file_location("EosVmTracerCli", {path!r})
+            module = importlib.util.module_from_spec(spec)
+            spec.loader.exec_module(module)
+        module.PYTHON3 = {py39!r}
         module.Plugin(None)
-        ctx = Ctx()
-        out = {{name: cls().handler(ctx) for name, cls in module.COMMANDS.items()}}
-        print(json.dumps({{"out": out, "errors": ctx.errors, "registered": ext.registered,
-                          "library": module.library_dir()}}))
+        out, errors = {{}}, []
+        for name, cls in module.COMMANDS.items():
+            ctx = Ctx({args!r}.get(name, {{}}))
+            out[name] = cls().handler(ctx)
+            errors += ctx.errors
+        print(json.dumps({{"out": out, "errors": errors, "registered": ext.registered,
+                          "library": module.library_dir(), "in_process": module.IN_PROCESS}}))
         """
+    ).format(run_dir=live_agent.run_dir, path=str(installed / where), py39=py39, args=CLI_ARGS)
+    result = subprocess.run(
+        [interpreter, "-S", "-c", script],
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+        env={},
+        timeout=120,
     )
-    result = run39(py39, ["-I", "-S", "-c", script], tmp_path)
     assert result.returncode == 0, result.stderr
     report = json.loads(result.stdout)
     assert report["errors"] == []
+    assert report["in_process"] is (python == "3.9")
     assert report["library"] == str(installed / SITE)
     commands = yaml.safe_load((installed / CLI_YAML).read_text())["commands"]
     assert sorted(report["registered"]) == sorted(commands)
     for name, data in report["out"].items():
-        jsonschema.Draft7Validator(commands[name]["outputSchema"]).validate(data)
+        validator = jsonschema.Draft7Validator(
+            commands[name]["outputSchema"], format_checker=jsonschema.Draft7Validator.FORMAT_CHECKER
+        )
+        validator.validate(data)
     dynamic = {
         i["name"]: i["dynamic"] for i in report["out"]["showVmTracerInterfaces"]["interfaces"]
     }
     assert dynamic["Ethernet1"] == "100"
+    assert report["out"]["showVmTracerInterface"]["interface"]["name"] == "Ethernet1"
+    assert [v["name"] for v in report["out"]["showVmTracerVm"]["vms"]] == ["app01"]
+    assert report["out"]["showVmTracerHost"]["hosts"][0]["interfaces"] == ["Ethernet1"]
+    assert 1 <= len(report["out"]["showVmTracerHistory"]["events"]) <= 5
 
 
 def test_rpm_erase_removes_every_file(rpm_file: Path, tmp_path: Path) -> None:

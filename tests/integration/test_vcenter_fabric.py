@@ -12,6 +12,7 @@ import pytest
 
 from eos_vmtracer.model import SwitchFacts
 from eos_vmtracer.neighbors import SwitchIdentity
+from eos_vmtracer.static_hosts import StaticHosts
 from eos_vmtracer.vcenter import VcenterSession
 from lab.vcsim import VcsimLab, ensure_built, scenarios
 from lab.vcsim.testing import FAST, session_config, wait_for
@@ -191,3 +192,50 @@ def test_a_host_answering_the_bulk_hint_empty_is_asked_per_vmnic(
         lab.control.set_bulk_hint_empty("esx3.lab", False)
         recable(lab, "esx3.lab", as_before("esx3.lab", "vmnic0", "vmnic1"))
     wait_for(lambda: "idle1" not in names(s), 5, "esx3 out again")
+
+
+def test_a_resync_of_a_scoped_session_reads_its_scope_again(lab: VcsimLab, scoped: Any) -> None:
+    s, _ = scoped
+    before = names(s)
+    lab.control.reset_counters()
+    s.resync()
+    assert not s.snapshot().synced  # at once: nothing it caused may be removed meanwhile
+    wait_for(lambda: s.snapshot().synced, 10, "synchronised again")
+    assert names(s) == before
+    counts = lab.control.counters()
+    assert counts.get("Login", 0) == 1 and counts.get("CreateListView", 0) >= 1, counts
+
+def test_a_host_named_by_static_hosts_is_read_like_a_host_heard_here(lab: VcsimLab) -> None:
+    """A blade never hears this switch; ``switch.static_hosts`` maps it by name. The
+    planner can only give its VMs' VLANs to the port named if the scoped session reads
+    those VMs and the host's network configuration."""
+    for vmnic in ("vmnic0", "vmnic1"):
+        lab.control.set_neighbors("esx3.lab", vmnic)  # hears nobody, like a blade
+    calls = Counter()
+    s = VcenterSession(
+        session_config(lab, discovery_interval=1800.0),
+        calls,
+        timing=FAST,
+        scoped=True,
+        cdp_interval=1.0,
+        static_hosts=StaticHosts({"Ethernet7": ("ESX3*",)}),  # case-insensitive, as EOS
+    )
+    s.set_switch_identity(LEAF1)
+    s.start()
+    try:
+        wait_for(lambda: s.snapshot().synced and "idle1" in names(s), 10, "esx3's VMs read")
+        esx3 = host(s, "esx3.lab")
+        assert esx3.portgroups and esx3.switches  # its full network configuration too
+        assert not any(n.neighbors for n in esx3.nics)  # heard nowhere: in scope by name
+        assert names(s) == {"web1", "web2", "db1", "nsx1", "idle1"}
+        f = s.figures()
+        assert (f.hosts_heard, f.hosts_total, f.vms_in_scope) == (3, 3, 5)
+        # Its VMs' changes reach the session like those of a host heard here.
+        moid = next(m for m, vm in s.snapshot().vms.items() if vm.name == "idle1")
+        lab.control.power("idle1", False)
+        wait_for(lambda: not s.snapshot().vms[moid].powered_on, 5, "idle1 powered off seen")
+    finally:
+        s.stop()
+        lab.control.power("idle1", True)
+        for vmnic, heard in as_before("esx3.lab", "vmnic0", "vmnic1").items():
+            lab.control.set_neighbors("esx3.lab", vmnic, **heard)

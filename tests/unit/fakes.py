@@ -58,6 +58,7 @@ class FakeSession:
         self.on_change = on_change
         self.started = self.stopped = False
         self.hint_requests = 0
+        self.resyncs = 0
 
     def start(self) -> None:
         self.started = True
@@ -71,6 +72,12 @@ class FakeSession:
 
     def request_hint_refresh(self, host_moid: Optional[str] = None) -> None:
         self.hint_requests += 1
+
+    def resync(self) -> None:
+        """As the real session: not synchronised until it has read everything again."""
+        self.resyncs += 1
+        self.inv = replace(self.inv, synced=False)
+        self.on_change()
 
     def set(self, inv: SessionInventory) -> None:
         self.inv = inv

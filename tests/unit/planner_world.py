@@ -7,6 +7,7 @@ switch's static VLANs, the ledger and the needs overlap often.
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
+from typing import Any, TypeVar
 
 from hypothesis import strategies as st
 
@@ -48,9 +49,10 @@ NOW = 1_000_000.0
 vlan_ids = st.sampled_from(UNIVERSE)
 
 
-def often(
-    usual: st.SearchStrategy[object], rare: st.SearchStrategy[object]
-) -> st.SearchStrategy[object]:
+T = TypeVar("T")
+
+
+def often(usual: st.SearchStrategy[T], rare: st.SearchStrategy[T]) -> st.SearchStrategy[T]:
     """``usual`` about four times out of five, ``rare`` otherwise."""
     return st.integers(0, 4).flatmap(lambda n: rare if n == 0 else usual)
 
@@ -257,7 +259,7 @@ def worlds(draw: st.DrawFn) -> World:
     return World(inv, draw(switch_facts()), config, draw(ledgers()), NOW + draw(st.floats(0, 600)))
 
 
-def with_config(world: World, **switch_changes: object) -> World:
+def with_config(world: World, **switch_changes: Any) -> World:
     """The world with some [switch] settings changed."""
     return replace(
         world, config=replace(world.config, switch=replace(world.config.switch, **switch_changes))

@@ -1,4 +1,4 @@
-"""The configuration file: good files load with SPEC.md's defaults, bad ones give one line."""
+"""The configuration file: good files load with the README's defaults, bad ones give one line."""
 
 from __future__ import annotations
 

@@ -1,4 +1,5 @@
-"""The EOS SDK bridge: options to configuration, status to daemon status, the two loops.
+"""The EOS SDK integration (eos_vmtracer.eos): options to configuration, status to
+daemon status, the two loops.
 
 No EOS here: a stand-in ``eossdk`` module (:class:`FakeEosSdk`) runs a select()
 loop on the main thread the way the SDK's ``main_loop`` does, calls the handlers'
@@ -24,9 +25,12 @@ from typing import Any, Callable, Optional
 
 import pytest
 
-from eos_vmtracer import eossdk_bridge as bridge
+from eos_vmtracer import render
 from eos_vmtracer import status as status_mod
 from eos_vmtracer.config import Config, ConfigError
+from eos_vmtracer.eos import controller as eos_controller
+from eos_vmtracer.eos import options as eos_options
+from eos_vmtracer.eos import sdk as eos_sdk
 
 from .test_extension_world import ALLOWED, EDGE, UPLINK, World, inventory, wait_for
 
@@ -84,7 +88,7 @@ allowed_vlans = "{ALLOWED}"
 
 def test_not_available_without_eossdk_so_vmtracer_run_is_unchanged() -> None:
     assert "eossdk" not in sys.modules
-    assert bridge.available() is False
+    assert eos_sdk.available() is False
 
 
 def test_available_when_eossdk_imports_unless_disabled(
@@ -92,15 +96,15 @@ def test_available_when_eossdk_imports_unless_disabled(
 ) -> None:
     (tmp_path / "eossdk.py").write_text("")
     monkeypatch.syspath_prepend(str(tmp_path))
-    assert bridge.available() is True
-    monkeypatch.setenv(bridge.DISABLE_ENV, "1")
-    assert bridge.available() is False
+    assert eos_sdk.available() is True
+    monkeypatch.setenv(eos_sdk.DISABLE_ENV, "1")
+    assert eos_sdk.available() is False
 
 
 def test_daemon_name() -> None:
-    assert bridge.daemon_name({}) == "EosVmTracer"
-    assert bridge.daemon_name({"AGENT_PROCESS_NAME": "VmTracerLab"}) == "VmTracerLab"
-    assert bridge.daemon_name({"AGENT_PROCESS_NAME": "ar-EosVmTracer"}) == "EosVmTracer"
+    assert eos_options.daemon_name({}) == "EosVmTracer"
+    assert eos_options.daemon_name({"AGENT_PROCESS_NAME": "VmTracerLab"}) == "VmTracerLab"
+    assert eos_options.daemon_name({"AGENT_PROCESS_NAME": "ar-EosVmTracer"}) == "EosVmTracer"
 
 
 # -- options -> configuration ----------------------------------------------------------------
@@ -123,7 +127,7 @@ def test_options_alone_make_a_configuration(tmp_path: Path) -> None:
         "session.vc2.autovlan": "false",
         "cdp.kernel_interfaces": '{Ethernet1 = "swp1"}',
     }
-    config = bridge.config_from_options(options, str(tmp_path / "absent.toml"), "EosVmTracer")
+    config = eos_options.config_from_options(options, str(tmp_path / "absent.toml"), "EosVmTracer")
     assert config.switch.interfaces == (
         "Ethernet1",
         "Ethernet2",
@@ -147,7 +151,7 @@ def test_options_override_the_file_key_by_key(tmp_path: Path) -> None:
         "session.vc1.allowed_vlans": "100-150",
         "cdp.kernel_interfaces.Ethernet2": "swp2",
     }
-    config = bridge.config_from_options(options, None, "EosVmTracer")
+    config = eos_options.config_from_options(options, None, "EosVmTracer")
     assert config.switch.interfaces == EDGE and config.switch.remove_delay == 30.0
     assert len(config.sessions) == 1 and str(config.sessions[0].allowed_vlans) == "100-150"
     assert config.cdp.kernel_interfaces == {"Ethernet2": "swp2"}
@@ -156,10 +160,10 @@ def test_options_override_the_file_key_by_key(tmp_path: Path) -> None:
 
 def test_no_options_is_the_file_as_before(tmp_path: Path) -> None:
     path = toml_file(tmp_path)
-    config = bridge.config_from_options({}, str(path))
+    config = eos_options.config_from_options({}, str(path))
     assert config.source == str(path) and config.sessions[0].name == "vc1"
     with pytest.raises(ConfigError, match="no such file"):
-        bridge.config_from_options({}, str(tmp_path / "absent.toml"))
+        eos_options.config_from_options({}, str(tmp_path / "absent.toml"))
 
 
 @pytest.mark.parametrize(
@@ -176,7 +180,7 @@ def test_no_options_is_the_file_as_before(tmp_path: Path) -> None:
 def test_bad_options_name_the_option(tmp_path: Path, options: dict[str, str], message: str) -> None:
     base = {"config": str(toml_file(tmp_path))}
     with pytest.raises(ConfigError) as e:
-        bridge.config_from_options({**base, **options}, None)
+        eos_options.config_from_options({**base, **options}, None)
     assert message in str(e.value)
     assert "secret" not in str(e.value)
 
@@ -192,7 +196,7 @@ def test_status_items_summarise_the_real_status(tmp_path: Path) -> None:
         doc = running.settle()
     finally:
         running.stop()
-    items = bridge.status_items(doc)
+    items = render.daemon_status(doc)
     assert items["session.vc1"] == ("connected, synced, 3 hosts, 4 VMs, VLANs 100-199, autovlan on")
     assert items["interfaces"] == (
         "5 managed (4 edge, 1 uplink), 4 with dynamic VLANs, 2 removals pending"
@@ -201,12 +205,12 @@ def test_status_items_summarise_the_real_status(tmp_path: Path) -> None:
     assert items["dry_run"] == "no" and items["vms"] == "4"
     assert items["last_reconcile"].startswith("ok at ")
     assert "vlans_added=" in items["counters"]
-    assert all(len(v) <= bridge.MAX_VALUE for v in items.values())
+    assert all(len(v) <= render.DAEMON_VALUE_MAX for v in items.values())
 
 
 def test_long_values_are_clipped() -> None:
     doc = {"sessions": [], "interfaces": [], "switch": {"reachable": False, "error": "x" * 5000}}
-    assert len(bridge.status_items(doc)["eapi"]) == bridge.MAX_VALUE
+    assert len(render.daemon_status(doc)["eapi"]) == render.DAEMON_VALUE_MAX
 
 
 # -- the controller with a fake SDK port and fake agents -----------------------------------
@@ -258,7 +262,7 @@ class FakeAgent:
 @pytest.fixture()
 def controller_parts(
     tmp_path: Path,
-) -> Iterator[tuple[bridge.Controller, FakePort, list[FakeAgent]]]:
+) -> Iterator[tuple[eos_controller.Controller, FakePort, list[FakeAgent]]]:
     port = FakePort({"config": str(toml_file(tmp_path))})
     agents: list[FakeAgent] = []
 
@@ -266,15 +270,15 @@ def controller_parts(
         agents.append(FakeAgent(config))
         return agents[-1]
 
-    mailbox = bridge.Mailbox()
-    controller = bridge.Controller(port, "EosVmTracer", None, mailbox, make)
+    mailbox = eos_controller.Mailbox()
+    controller = eos_controller.Controller(port, "EosVmTracer", None, mailbox, make)
     yield controller, port, agents
     for a in agents:
         a.stop()
     mailbox.close()
 
 
-def settle(controller: bridge.Controller) -> None:
+def settle(controller: eos_controller.Controller) -> None:
     """What the SDK loop does when the pipe is readable, until the agent thread is done."""
     thread = controller._thread
     if thread is not None:
@@ -283,14 +287,14 @@ def settle(controller: bridge.Controller) -> None:
 
 
 def test_controller_starts_the_agent_and_restarts_it_only_on_a_real_change(
-    controller_parts: tuple[bridge.Controller, FakePort, list[FakeAgent]],
+    controller_parts: tuple[eos_controller.Controller, FakePort, list[FakeAgent]],
 ) -> None:
     controller, port, agents = controller_parts
     controller.initialized()
     assert port.status["state"] == "running" and len(agents) == 1
     assert port.status["run_dir"].endswith("/run")
     controller.option_changed()
-    assert port.scheduled == [bridge.OPTION_SETTLE]
+    assert port.scheduled == [eos_controller.OPTION_SETTLE]
     controller.timeout()  # nothing changed
     assert len(agents) == 1 and not agents[0].stopped.is_set()
     port.opts["switch.remove_delay"] = "30"
@@ -302,7 +306,7 @@ def test_controller_starts_the_agent_and_restarts_it_only_on_a_real_change(
 
 
 def test_a_bad_option_keeps_the_running_agent_and_says_why(
-    controller_parts: tuple[bridge.Controller, FakePort, list[FakeAgent]],
+    controller_parts: tuple[eos_controller.Controller, FakePort, list[FakeAgent]],
 ) -> None:
     controller, port, agents = controller_parts
     controller.initialized()
@@ -317,13 +321,14 @@ def test_a_bad_option_keeps_the_running_agent_and_says_why(
 
 def test_no_valid_configuration_waits_without_exiting(tmp_path: Path) -> None:
     port = FakePort({"switch.interfaces": "Ethernet1"})  # no session
-    mailbox = bridge.Mailbox()
-    controller = bridge.Controller(port, "EosVmTracer", str(tmp_path / "absent"), mailbox)
+    mailbox = eos_controller.Mailbox()
+    controller = eos_controller.Controller(port, "EosVmTracer", str(tmp_path / "absent"), mailbox)
     controller.initialized()
     assert port.status["state"] == "waiting for a valid configuration"
     assert "configure at least one [[session]]" in port.status["config_error"]
     assert port.exits == 0 and controller.agent is None
-    assert port.scheduled == [bridge.RETRY_INVALID]  # tried again later, not only on options
+    # tried again later, not only on options
+    assert port.scheduled == [eos_controller.RETRY_INVALID]
     mailbox.close()
 
 
@@ -332,9 +337,9 @@ def test_a_configuration_that_becomes_valid_is_picked_up_on_retry(
 ) -> None:
     monkeypatch.delenv(PASSWORD_ENV)  # like a password file that is not there yet
     port = FakePort({"config": str(toml_file(tmp_path))})
-    mailbox = bridge.Mailbox()
+    mailbox = eos_controller.Mailbox()
     agents: list[FakeAgent] = []
-    controller = bridge.Controller(
+    controller = eos_controller.Controller(
         port, "EosVmTracer", None, mailbox, lambda c: agents.append(FakeAgent(c)) or agents[-1]
     )
     controller.initialized()
@@ -348,7 +353,7 @@ def test_a_configuration_that_becomes_valid_is_picked_up_on_retry(
 
 
 def test_shutdown_completes_only_after_the_agent_stopped(
-    controller_parts: tuple[bridge.Controller, FakePort, list[FakeAgent]],
+    controller_parts: tuple[eos_controller.Controller, FakePort, list[FakeAgent]],
 ) -> None:
     controller, port, agents = controller_parts
     controller.initialized()
@@ -360,7 +365,7 @@ def test_shutdown_completes_only_after_the_agent_stopped(
 
 
 def test_enable_during_shutdown_starts_again(
-    controller_parts: tuple[bridge.Controller, FakePort, list[FakeAgent]],
+    controller_parts: tuple[eos_controller.Controller, FakePort, list[FakeAgent]],
 ) -> None:
     controller, port, agents = controller_parts
     controller.initialized()
@@ -371,7 +376,7 @@ def test_enable_during_shutdown_starts_again(
 
 
 def test_terminate_stops_the_agent_then_exits(
-    controller_parts: tuple[bridge.Controller, FakePort, list[FakeAgent]],
+    controller_parts: tuple[eos_controller.Controller, FakePort, list[FakeAgent]],
 ) -> None:
     controller, port, agents = controller_parts
     controller.initialized()
@@ -384,7 +389,7 @@ def test_terminate_stops_the_agent_then_exits(
 
 def test_an_agent_that_cannot_start_is_tried_again(tmp_path: Path) -> None:
     port = FakePort({"config": str(toml_file(tmp_path))})
-    mailbox = bridge.Mailbox()
+    mailbox = eos_controller.Mailbox()
     attempts: list[Config] = []
 
     def make(config: Config) -> FakeAgent:
@@ -393,10 +398,10 @@ def test_an_agent_that_cannot_start_is_tried_again(tmp_path: Path) -> None:
             raise OSError(30, "Read-only file system")
         return FakeAgent(config)
 
-    controller = bridge.Controller(port, "EosVmTracer", None, mailbox, make)
+    controller = eos_controller.Controller(port, "EosVmTracer", None, mailbox, make)
     controller.initialized()
     assert port.status["state"] == "cannot start: [Errno 30] Read-only file system"
-    assert port.scheduled == [bridge.RETRY_INVALID] and port.exits == 0
+    assert port.scheduled == [eos_controller.RETRY_INVALID] and port.exits == 0
     controller.timeout()
     assert port.status["state"] == "running" and len(attempts) == 2
     controller.terminate()
@@ -407,8 +412,8 @@ def test_an_agent_that_cannot_start_is_tried_again(tmp_path: Path) -> None:
 
 def test_a_crashed_agent_exits_non_zero_for_procmgr(tmp_path: Path) -> None:
     port = FakePort({"config": str(toml_file(tmp_path))})
-    mailbox = bridge.Mailbox()
-    controller = bridge.Controller(
+    mailbox = eos_controller.Mailbox()
+    controller = eos_controller.Controller(
         port, "EosVmTracer", None, mailbox, lambda c: FakeAgent(c, crash=True)
     )
     controller.initialized()
@@ -419,7 +424,7 @@ def test_a_crashed_agent_exits_non_zero_for_procmgr(tmp_path: Path) -> None:
 
 
 def test_published_keys_follow_the_document(
-    controller_parts: tuple[bridge.Controller, FakePort, list[FakeAgent]],
+    controller_parts: tuple[eos_controller.Controller, FakePort, list[FakeAgent]],
 ) -> None:
     controller, port, agents = controller_parts
     controller.initialized()
@@ -593,7 +598,7 @@ def test_vmtracer_run_under_the_sdk_real_agent_options_status_and_sigterm(
         {"config": str(path), "log.level": "warning"}, [running, synced, restarted, pending]
     )
     before = signal.getsignal(signal.SIGTERM)
-    code = bridge.run(None, sdk_module=sdk, make_agent=world.make_agent, argv=["vmtracer", "run"])
+    code = eos_sdk.run(None, sdk_module=sdk, make_agent=world.make_agent, argv=["vmtracer", "run"])
 
     assert code == 0 and sdk.exiting and not sdk.steps
     assert sdk.names == ["EosVmTracer"]
@@ -632,7 +637,7 @@ def test_shutdown_through_the_sdk(tmp_path: Path) -> None:
         return True
 
     sdk = FakeEosSdk({"config": str(path)}, [running, complete])
-    assert bridge.run(None, sdk_module=sdk, make_agent=world.make_agent, argv=["x"]) == 0
+    assert eos_sdk.run(None, sdk_module=sdk, make_agent=world.make_agent, argv=["x"]) == 0
     assert sdk.status["state"] == "stopped" and sdk.shutdown_complete
     wait_for(lambda: not [t for t in threading.enumerate() if t.name == "vmtracer-agent"])
 
@@ -641,7 +646,7 @@ def test_vmtracer_run_without_eossdk_does_not_touch_the_bridge(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     calls: list[Optional[str]] = []
-    monkeypatch.setattr(bridge, "run", lambda path, **kw: calls.append(path) or 0)
+    monkeypatch.setattr(eos_sdk, "run", lambda path, **kw: calls.append(path) or 0)
     from click.testing import CliRunner
 
     from eos_vmtracer.cli import cli

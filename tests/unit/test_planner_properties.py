@@ -1,4 +1,4 @@
-"""Every safety rule of SPEC.md as a hypothesis property of the pure planner.
+"""Every safety rule (README.md, "Safety rules") as a hypothesis property of the planner.
 
 Each property runs over random inventories, switch states, ledgers and clocks
 (see planner_world.py) with at least 200 examples.

@@ -13,9 +13,10 @@ from dataclasses import replace
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from eos_vmtracer.model import Inventory, SessionInventory
+from eos_vmtracer.model import Host, Inventory, SessionInventory
 from eos_vmtracer.planner import plan
-from eos_vmtracer.vcenter.scope import Scope
+from eos_vmtracer.static_hosts import StaticHosts
+from eos_vmtracer.vcenter.scope import Scope, static_in_scope
 from tests.unit.planner_world import World, worlds
 
 PROPERTY = settings(
@@ -89,3 +90,19 @@ def test_vms_migrating_to_a_host_heard_here_are_listed_until_they_arrive() -> No
     s.want(frozenset(), {}, {})
     assert s.diff() == ([], ["host-1"])
     assert s.kind("host-1") == "host"
+
+
+def test_hosts_named_by_static_hosts_are_in_scope_though_never_heard() -> None:
+    hosts = {
+        "host-1": Host("host-1", "blade1.lab"),
+        "host-2": Host("host-2", "Blade2.LAB", connected=False),
+        "host-3": Host("host-3", "esx3.lab"),
+        "host-4": Host("host-4", ""),
+    }
+    table = StaticHosts({"Ethernet4": ("blade1*",), "Port-Channel10": ("BLADE2.lab",)})
+    assert static_in_scope(hosts, table) == {"host-1", "host-2"}
+    assert static_in_scope(hosts, StaticHosts({})) == frozenset()
+    scope = Scope()
+    scope.want(frozenset({"host-3"}) | static_in_scope(hosts, table), {}, {})
+    assert scope.diff() == (["host-1", "host-2", "host-3"], [])
+    assert {scope.kind(m) for m in scope.wanted()} == {"host"}

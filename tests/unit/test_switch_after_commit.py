@@ -1,0 +1,112 @@
+"""A malformed answer AFTER ``commit``: the change is on the switch, so it is not reported
+as a rejected change (the agent would forget what it owns) but as a committed one whose
+facts must be read again; the agent keeps its ledger intent and re-reads."""
+
+from __future__ import annotations
+
+import threading
+import time
+from pathlib import Path
+from typing import Any, Callable
+
+import pytest
+
+from eos_vmtracer.agent import Agent
+from eos_vmtracer.config import CdpConfig, Config, LogConfig, SessionConfig, SwitchConfig
+from eos_vmtracer.ledger import LedgerStore
+from eos_vmtracer.model import SwitchFacts
+from eos_vmtracer.planner import Plan
+from eos_vmtracer.switch import CommittedSwitchError, EapiSwitch, TransientSwitchError
+from eos_vmtracer.switch.facts import SHOW_VLANS
+from eos_vmtracer.switch.transport import Reply
+from tests.unit.fakes import FakeSession, FakeSwitch
+from tests.unit.test_agent import inventory, vm
+from tests.unit.test_switch_eapi import PLAN, Scripted, applied_reply
+from tests.unit.test_switch_facts_fail_closed import JsonSwitch
+
+BAD_VLANS = {"vlans": {"4095": {"name": "x", "dynamic": False}}}
+
+
+@pytest.mark.parametrize(
+    "bad, message", [(BAD_VLANS, 'vlans."4095": not a VLAN id'), (None, "no answer")]
+)
+def test_a_malformed_show_after_commit_says_committed(bad: Any, message: str) -> None:
+    def malformed_after_commit(texts: list[str]) -> Reply:
+        reply = applied_reply(texts)
+        reply.results[texts.index(SHOW_VLANS)] = bad
+        return reply
+
+    transport = Scripted(malformed_after_commit)
+    sw = EapiSwitch(SwitchConfig(), transport=transport, sleep=lambda s: None)
+    try:
+        sw.apply(PLAN)
+        raise AssertionError("no error")
+    except CommittedSwitchError as e:
+        assert isinstance(e, TransientSwitchError)  # the facts may read fine later
+        assert e.command == SHOW_VLANS
+        assert "committed" in str(e) and message in str(e)
+    # Sent once, no abort (nothing to abort: it committed), no re-send of the plan.
+    assert [t[-1] for t in transport.sent] == ["show ipv6 interface"]
+
+
+class CommitsThenGarbles(FakeSwitch):
+    """Applies the plan, then fails to tell what the switch has (once)."""
+
+    def __init__(self, facts: SwitchFacts) -> None:
+        super().__init__(facts)
+        self.garble = True
+
+    def apply(self, plan: Plan) -> SwitchFacts:
+        facts = super().apply(plan)
+        if self.garble:
+            self.garble = False
+            raise CommittedSwitchError("committed, but ...: not a VLAN id", SHOW_VLANS)
+        return facts
+
+
+def test_the_agent_keeps_what_it_added_when_the_answer_after_commit_is_bad(
+    tmp_path: Path,
+) -> None:
+    base = JsonSwitch(glitches=0)
+    base.glitches = -1
+    switch = CommitsThenGarbles(base.facts())
+    config = Config(
+        switch=SwitchConfig(
+            interfaces=("Ethernet1", "Ethernet2"),
+            remove_delay=0.2,
+            state_dir=str(tmp_path / "state"),
+            run_dir=str(tmp_path / "run"),
+        ),
+        cdp=CdpConfig(enabled=False),
+        log=LogConfig(syslog=False),
+        sessions=(SessionConfig(name="vc1", url="https://vc/sdk", allowed_vlans=_vlans()),),
+    )
+    sessions: list[FakeSession] = []
+
+    def make_sessions(cb: Callable[[], None]) -> list[Any]:
+        sessions.append(FakeSession(inventory([vm(1, "host-2", 130)]), cb))
+        return sessions
+
+    agent = Agent(config, switch=switch, sessions=make_sessions, cdp=None)
+    thread = threading.Thread(target=agent.run, daemon=True)
+    thread.start()
+    try:
+        deadline = time.monotonic() + 8
+        while time.monotonic() < deadline:
+            if agent.status_document()["switch"]["reachable"] and not switch.garble:
+                break
+            time.sleep(0.02)
+        ledger = LedgerStore(str(tmp_path / "state")).load()
+    finally:
+        agent.stop()
+        thread.join(10)
+    assert 130 in switch.facts_now.interfaces["Ethernet2"].allowed
+    assert ("Ethernet2", 130) in ledger.entries  # owned: it was committed
+    assert len(switch.applied) == 1  # read again, not applied again
+    assert switch.reads >= 2
+
+
+def _vlans() -> Any:
+    from eos_vmtracer.vlans import VlanSet
+
+    return VlanSet.parse("100-199")
