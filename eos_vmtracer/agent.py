@@ -28,6 +28,7 @@ from eos_vmtracer import resync as resync_mod
 from eos_vmtracer import status as status_mod
 from eos_vmtracer.backoff import Backoff
 from eos_vmtracer.config import Config
+from eos_vmtracer.fileio import StateLock
 from eos_vmtracer.history import Event, History
 from eos_vmtracer.ledger import Ledger, LedgerStore
 from eos_vmtracer.messages import Message, emit
@@ -146,7 +147,8 @@ class Agent:
         make_sessions = sessions or (lambda cb: _default_sessions(config, cb))
         self._sessions = make_sessions(self.request_reconcile)
         self._cdp = cdp if cdp is not None else _default_cdp(config)
-        self._store = LedgerStore(config.switch.state_dir)
+        self._store = LedgerStore(config.switch.state_dir, clock)
+        self._state_lock = StateLock(config.switch.state_dir)
         self._history = History(config.switch.state_dir)
         self._ledger = Ledger()
         self._facts: Optional[SwitchFacts] = None
@@ -204,7 +206,12 @@ class Agent:
 
     # -- the loop -----------------------------------------------------------------------
     def run(self) -> None:
-        """Run until :meth:`stop`; returns after a clean shutdown."""
+        """Run until :meth:`stop`; returns after a clean shutdown.
+
+        Raises :class:`~eos_vmtracer.fileio.StateDirError`, having started nothing, when
+        another agent runs with the same ``state_dir`` (or its lock cannot be opened).
+        """
+        self._state_lock.acquire()
         self._ledger = self._store.load()
         self._history_safe([Event(self._clock(), "start", reason=f"pid {os.getpid()}")])
         emit(
@@ -346,6 +353,7 @@ class Agent:
             # The ledger could not be written: nothing was applied (see _apply).
             emit(log, Message.STATE_ERROR, path=e.filename or "state_dir", error=e.strerror)
             self._finish(started, "error", f"state: {e.strerror}")
+            self._facts = None  # a change may have been applied before a later save failed
             self._backoff_until = self._mono() + STATE_BACKOFF.delay(self._failures)
             self._failures += 1
             return None
@@ -588,6 +596,11 @@ class Agent:
             switch=switch,
             cdp=cdp,
             session_figures=self._session_figures(),
+            ledger={
+                "trusted": self._ledger.trusted,
+                "error": self._store.error,
+                "since": self._store.error_since,
+            },
         )
         return status_mod.build(
             self.config, self._inventory, facts, self._plan, agent, self._clock()
@@ -647,6 +660,7 @@ class Agent:
         self._history_safe([Event(self._clock(), "stop")])
         with contextlib.suppress(OSError):
             os.unlink(status_mod.status_path(self.config.switch.run_dir))
+        self._state_lock.release()
 
 
 def _raised_at(error: BaseException) -> str:

@@ -14,10 +14,11 @@ print a line from outside unescaped, and never change the switch except in ``run
 
 from __future__ import annotations
 
+import contextlib
 import enum
 import os
 import sys
-from typing import IO, Any, NoReturn, Optional
+from typing import IO, Any, Iterator, NoReturn, Optional
 
 import click
 from click.utils import PacifyFlushWrapper
@@ -158,6 +159,7 @@ def run(config_path: Optional[str]) -> None:
     from eos_vmtracer import logsetup
     from eos_vmtracer.agent import Agent
     from eos_vmtracer.eos import sdk
+    from eos_vmtracer.fileio import StateDirError
     from eos_vmtracer.switch import SwitchError
 
     if sdk.available():  # on EOS: daemon options in, status_set out
@@ -179,7 +181,10 @@ def run(config_path: Optional[str]) -> None:
 
     signal.signal(signal.SIGTERM, on_signal)
     signal.signal(signal.SIGINT, on_signal)
-    agent.run()
+    try:
+        agent.run()
+    except StateDirError as e:  # another agent has this state_dir
+        fail(str(e))
 
 
 @cli.command()
@@ -262,7 +267,15 @@ def show(
         )
     config = load_config(config_path)
     if what == "history":
-        events = views.history(config.switch.state_dir, count)["events"]
+        from eos_vmtracer.history import History
+
+        history = History(config.switch.state_dir)
+        events = views.history(config.switch.state_dir, count, source=history)["events"]
+        if history.skipped:
+            click.echo(
+                f"vmtracer: skipped {_count(history.skipped, 'unreadable line')} in {history.path}",
+                err=True,
+            )
         click.echo(json.dumps(events, indent=2) if as_json else render.history_table(events))
         return
     doc = read_status_or_fail(config)
@@ -291,7 +304,9 @@ def show(
         "vms": render.vms_table,
         "hosts": render.hosts_table,
     }[what]
-    click.echo(renderer(doc, time.time()))
+    with malformed_status(config):
+        text = renderer(doc, time.time())
+    click.echo(text)
 
 
 @cli.command()
@@ -314,13 +329,15 @@ def explain(interface: str, config_path: Optional[str], vlan: Optional[int], as_
     config = load_config(config_path)
     doc = read_status_or_fail(config)
     try:
-        answer = views.interface(doc, name, vlan)
+        with malformed_status(config):
+            answer = views.interface(doc, name, vlan)
+            text = "" if as_json else render.interface_detail(answer, time.time())
     except LookupError as e:
         fail(str(e.args[0]))
     if as_json:
         click.echo(json.dumps(answer, indent=2, sort_keys=True))
     else:
-        click.echo(render.interface_detail(answer, time.time()))
+        click.echo(text)
 
 
 @cli.command()
@@ -368,6 +385,22 @@ def read_status_or_fail(config: Config) -> StatusDocument:
         return read_status(config.switch.run_dir)
     except StatusUnavailable as e:
         fail(str(e))
+
+
+@contextlib.contextmanager
+def malformed_status(config: Config) -> Iterator[None]:
+    """Report a status document too malformed to print as such (one line, exit 1).
+
+    :func:`~eos_vmtracer.status.read_status` checks the members its schema names; a
+    bad value deeper down surfaces here, while the document is rendered.
+    """
+    from eos_vmtracer.status import status_path
+
+    try:
+        yield
+    except (TypeError, ValueError, AttributeError, IndexError, OverflowError, KeyError) as e:
+        where = status_path(config.switch.run_dir)
+        fail(f"{where} is malformed: cannot show it ({type(e).__name__})")
 
 
 def _daemon_lines(config: Config) -> list[str]:

@@ -20,6 +20,7 @@ from dataclasses import dataclass, field, fields
 from typing import Any, Callable, Mapping, Optional
 from urllib.parse import urlsplit
 
+from eos_vmtracer import passwords
 from eos_vmtracer.vlans import VlanSet, canonical_interface, expand_interfaces
 
 if sys.version_info >= (3, 11):
@@ -80,7 +81,8 @@ def _number(low: float, high: float) -> Callable[[Any], float]:
         if isinstance(value, bool) or not isinstance(value, (int, float)):
             raise _Invalid(f"must be a number, not {_type_name(value)}")
         if not low <= value <= high:
-            raise _Invalid(f"must be between {low:g} and {high:g}, not {value:g}")
+            shown = f"{value:g}" if isinstance(value, float) or abs(value) < 10**15 else "that"
+            raise _Invalid(f"must be between {low:g} and {high:g}, not {shown}")
         return float(value)
 
     return parse
@@ -123,7 +125,7 @@ def _interface_list(value: Any) -> tuple[str, ...]:
         value = [value]
     if not isinstance(value, list):
         raise _Invalid(f"must be a list of interface ranges, not {_type_name(value)}")
-    out: list[str] = []
+    out: dict[str, None] = {}  # ordered, and a linear duplicate check
     for item in value:
         if not isinstance(item, str):
             raise _Invalid(f"must be a list of strings, found {_type_name(item)}")
@@ -134,7 +136,7 @@ def _interface_list(value: Any) -> tuple[str, ...]:
         for name in names:
             if name in out:
                 raise _Invalid(f"{name} is listed twice")
-            out.append(name)
+            out[name] = None
     return tuple(out)
 
 
@@ -168,6 +170,12 @@ def _session_name(value: Any) -> str:
 
 def _url(value: Any) -> str:
     text = _string(value)
+    if "@" in text:
+        # Never repeat it: what precedes the "@" is a user name and maybe a password.
+        raise _Invalid(
+            "must not carry a user name or password (use username and password_file);"
+            " the URL is not repeated here"
+        )
     try:
         parts = urlsplit(text)
         port = parts.port
@@ -223,8 +231,17 @@ def filesystem_type(path: str, mounts: Optional[str] = None) -> str:
     return kind
 
 
-def _secret_file(value: Any) -> str:
+def _path(value: Any) -> str:
+    """A file system path: a string without control characters (NUL, newline, ESC, ...)."""
     path = _string(value)
+    for c in path:
+        if ord(c) < 0x20 or 0x7F <= ord(c) <= 0x9F:
+            raise _Invalid(f"the path holds a control character (U+{ord(c):04X})")
+    return path
+
+
+def _secret_file(value: Any) -> str:
+    path = _path(value)
     if not path:
         return ""
     try:
@@ -245,6 +262,10 @@ def _secret_file(value: Any) -> str:
         raise _Invalid(f"{path} is readable by group or others (mode {mode:04o}); chmod 600 it")
     if not os.access(path, os.R_OK):
         raise _Invalid(f"cannot read {path}: permission denied")
+    try:
+        passwords.from_file(path)  # readable, not too large, UTF-8 (never quoted)
+    except passwords.PasswordError as e:
+        raise _Invalid(str(e)) from None
     return path
 
 
@@ -260,14 +281,14 @@ def _env_name(value: Any) -> str:
 
 
 def _readable_file(value: Any) -> str:
-    path = _string(value)
+    path = _path(value)
     if path and not os.access(path, os.R_OK):
         raise _Invalid(f"cannot read {path}")
     return path
 
 
 def _directory(value: Any) -> str:
-    path = _string(value)
+    path = _path(value)
     if not path:
         raise _Invalid("must not be empty")
     if not os.path.isabs(path):
@@ -365,7 +386,7 @@ class SwitchConfig:
     """Inter-switch trunks that carry every VLAN the agent provisions on the edge ports."""
     eapi_transport: str = field(default="socket", metadata=_parse_with(_choice(*EAPI_TRANSPORTS)))
     """How to reach eAPI: ``socket`` (local Unix socket), ``http_local``, ``http``, ``https``."""
-    eapi_socket: str = field(default="/var/run/command-api.sock", metadata=_parse_with(_string))
+    eapi_socket: str = field(default="/var/run/command-api.sock", metadata=_parse_with(_path))
     """Path of eAPI's Unix socket (transport ``socket``)."""
     eapi_host: str = field(default="localhost", metadata=_parse_with(_string))
     """Host for the ``http``/``https`` transports."""
@@ -474,11 +495,11 @@ class SessionConfig:
     """Connect from this interface's address (read from eAPI); empty: the kernel picks."""
 
     def password(self) -> str:
-        """Read the password now, from its file or environment variable."""
+        """Read the password now, from its file or environment variable; raises
+        :class:`~eos_vmtracer.passwords.PasswordError` when it cannot be used."""
         if self.password_file:
-            with open(self.password_file, encoding="utf-8") as f:
-                return f.read().strip()
-        return os.environ.get(self.password_env, "")
+            return passwords.from_file(self.password_file)
+        return passwords.from_env(self.password_env)
 
 
 _REQUIRED_SESSION_KEYS = ("name", "url", "username", "allowed_vlans")
@@ -603,8 +624,9 @@ def _check_switch(s: SwitchConfig, source: str) -> None:
     if not s.interfaces:
         raise ConfigError(source, "switch.interfaces", "list at least one interface (Ethernet1-48)")
     _check_eapi_tls(s, source)
+    edge = frozenset(s.interfaces)
     for name in s.uplinks:
-        if name in s.interfaces:
+        if name in edge:
             raise ConfigError(source, "switch.uplinks", f"{name} is also in switch.interfaces")
     if s.eapi_transport in ("http", "https"):
         if not s.eapi_username:

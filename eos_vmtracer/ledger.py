@@ -4,25 +4,28 @@ What this module is for: the agent may only ever remove what it added. This
 module holds that record as plain data (:class:`Ledger`) and keeps it on flash
 (:class:`LedgerStore`): written atomically (temp file, fsync, rename, fsync of
 the directory), so a crash or a reboot leaves either the old or the new file,
-never half of one.
+never half of one. The file's JSON is typed (:class:`LedgerDoc`) and checked in
+one place (:func:`validate`).
 
-It must never lose ownership silently: a ledger that cannot be read is moved
-aside (``ledger.json.corrupt-<time>``), logged, and replaced by an empty,
-*untrusted* ledger under which the planner removes nothing until a fresh one has
-been written.
+It must never lose ownership silently, and never fail on what it reads: a ledger
+that cannot be read or is not a ledger (any bytes, any JSON, any nesting, any
+wrong type or range) is moved aside (``ledger.json.corrupt-<time>``), logged, and
+replaced by an empty, *untrusted* ledger under which the planner removes nothing
+until a fresh one has been written.
 """
 
 from __future__ import annotations
 
-import contextlib
-import json
 import logging
+import math
 import os
-import tempfile
+import re
 import time
 from dataclasses import dataclass, field, replace
-from typing import Any, Mapping, Optional
+from typing import Any, Callable, Mapping, Optional, TypedDict
 
+from eos_vmtracer.fileio import parse_json, write_json_atomic
+from eos_vmtracer.messages import Message, emit
 from eos_vmtracer.vlans import VlanSet
 
 log = logging.getLogger(__name__)
@@ -72,7 +75,7 @@ class Ledger:
         return out
 
     # -- serialisation ------------------------------------------------------------------
-    def to_json(self) -> dict[str, Any]:
+    def to_json(self) -> LedgerDoc:
         """The JSON document written to flash."""
         return {
             "version": FORMAT_VERSION,
@@ -95,116 +98,209 @@ class Ledger:
 
     @classmethod
     def from_json(cls, doc: Any) -> Ledger:
-        """Parse a ledger document; raises :class:`ValueError` on anything unexpected."""
-        if not isinstance(doc, dict) or doc.get("version") != FORMAT_VERSION:
-            raise ValueError("not a version-1 ledger")
+        """Parse a ledger document; raises :class:`CorruptLedger` on anything unexpected."""
+        valid = validate(doc)
         entries: dict[tuple[str, int], Ownership] = {}
-        for raw in doc.get("entries", []):
-            vlan = raw["vlan"]
-            if not isinstance(vlan, int) or not 1 <= vlan <= 4094:
-                raise ValueError(f"bad VLAN {vlan!r}")
-            iface = raw["interface"]
-            if not isinstance(iface, str) or not iface:
-                raise ValueError(f"bad interface {iface!r}")
-            since = raw.get("unneeded_since")
+        for raw in valid["entries"]:
             entry = Ownership(
-                interface=iface,
-                vlan=vlan,
-                added=float(raw["added"]),
-                sessions=frozenset(str(s) for s in raw.get("sessions", [])),
-                hosts=frozenset(str(h) for h in raw.get("hosts", [])),
-                unneeded_since=None if since is None else float(since),
+                interface=raw["interface"],
+                vlan=raw["vlan"],
+                added=raw["added"],
+                sessions=frozenset(raw["sessions"]),
+                hosts=frozenset(raw["hosts"]),
+                unneeded_since=raw["unneeded_since"],
             )
             entries[entry.key()] = entry
-        created: dict[int, float] = {}
-        for vlan_text, when in doc.get("created_vlans", {}).items():
-            vlan = int(vlan_text)
-            if not 1 <= vlan <= 4094:
-                raise ValueError(f"bad created VLAN {vlan}")
-            created[vlan] = float(when)
-        unneeded: dict[int, float] = {}
-        for vlan_text, since in doc.get("created_vlans_unneeded_since", {}).items():
-            vlan = int(vlan_text)
-            if vlan in created:  # (older agents do not write this member)
-                unneeded[vlan] = float(since)
+        created = {int(v): t for v, t in valid["created_vlans"].items()}
+        unneeded = {
+            int(v): t for v, t in valid["created_vlans_unneeded_since"].items() if int(v) in created
+        }
         return cls(
             entries=entries, created_vlans=created, vlans_unneeded_since=unneeded, trusted=True
         )
 
+    @classmethod
+    def from_bytes(cls, data: bytes) -> Ledger:
+        """Parse the ledger file's bytes; raises :class:`CorruptLedger` on anything else.
+
+        Whatever ``data`` holds (not UTF-8, not JSON, nested beyond the parser, any
+        shape or type), the outcome is a :class:`Ledger` or :class:`CorruptLedger`.
+        """
+        try:
+            doc = parse_json(data)
+        except ValueError as e:
+            raise CorruptLedger(str(e)) from None
+        return cls.from_json(doc)
+
+
+# -- the document on flash, typed, and its one validator --------------------------------
+
+
+class OwnershipDoc(TypedDict):
+    """One element of ``entries``: one VLAN the agent added to one interface."""
+
+    interface: str
+    vlan: int  # 1..4094
+    added: float  # wall clock
+    sessions: list[str]
+    hosts: list[str]
+    unneeded_since: Optional[float]
+
+
+class LedgerDoc(TypedDict):
+    """``ledger.json`` (version 1). ``created_vlans_unneeded_since`` may be missing in a
+    file written by an older agent; it reads as empty."""
+
+    version: int
+    entries: list[OwnershipDoc]
+    created_vlans: dict[str, float]  # "VLAN" -> when the agent created it
+    created_vlans_unneeded_since: dict[str, float]  # "VLAN" -> start of non-need
+
+
+class CorruptLedger(ValueError):
+    """The ledger file is not a ledger; the text says why (never the file's content)."""
+
+
+_VLAN_KEY = re.compile(r"[0-9]{1,4}")
+
+
+def _number(value: Any, where: str) -> float:
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise CorruptLedger(f"{where} is not a number")
+    if not math.isfinite(value):
+        raise CorruptLedger(f"{where} is not finite")
+    return float(value)
+
+
+def _vlan(value: Any, where: str) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= 4094:
+        raise CorruptLedger(f"{where} is not a VLAN (1-4094)")
+    return value
+
+
+def _strings(value: Any, where: str) -> list[str]:
+    if not isinstance(value, list) or not all(isinstance(x, str) for x in value):
+        raise CorruptLedger(f"{where} is not a list of strings")
+    return list(value)
+
+
+def _vlan_times(value: Any, where: str) -> dict[str, float]:
+    if not isinstance(value, dict):
+        raise CorruptLedger(f"{where} is not an object")
+    out: dict[str, float] = {}
+    for key, when in value.items():
+        if not _VLAN_KEY.fullmatch(key) or not 1 <= int(key) <= 4094:
+            raise CorruptLedger(f"{where} has a key that is not a VLAN (1-4094)")
+        out[str(int(key))] = _number(when, f"{where}[{int(key)}]")
+    return out
+
+
+def _entry(raw: Any, where: str) -> OwnershipDoc:
+    if not isinstance(raw, dict):
+        raise CorruptLedger(f"{where} is not an object")
+    for key in ("interface", "vlan", "added", "sessions", "hosts", "unneeded_since"):
+        if key not in raw:
+            raise CorruptLedger(f"{where}.{key} is missing")
+    iface = raw["interface"]
+    if not isinstance(iface, str) or not iface:
+        raise CorruptLedger(f"{where}.interface is not a non-empty string")
+    since = raw["unneeded_since"]
+    return {
+        "interface": iface,
+        "vlan": _vlan(raw["vlan"], f"{where}.vlan"),
+        "added": _number(raw["added"], f"{where}.added"),
+        "sessions": _strings(raw["sessions"], f"{where}.sessions"),
+        "hosts": _strings(raw["hosts"], f"{where}.hosts"),
+        "unneeded_since": None if since is None else _number(since, f"{where}.unneeded_since"),
+    }
+
+
+def validate(doc: Any) -> LedgerDoc:
+    """``doc`` checked member by member into a :class:`LedgerDoc`; the one place that
+    decides what a ledger is. Raises :class:`CorruptLedger` naming the first bad member."""
+    if not isinstance(doc, dict):
+        raise CorruptLedger("not a JSON object")
+    version = doc.get("version")
+    if isinstance(version, bool) or version != FORMAT_VERSION:
+        raise CorruptLedger(f"not a version-{FORMAT_VERSION} ledger")
+    for key in ("entries", "created_vlans"):
+        if key not in doc:
+            raise CorruptLedger(f"{key} is missing")
+    entries = doc["entries"]
+    if not isinstance(entries, list):
+        raise CorruptLedger("entries is not a list")
+    return {
+        "version": FORMAT_VERSION,
+        "entries": [_entry(raw, f"entries[{i}]") for i, raw in enumerate(entries)],
+        "created_vlans": _vlan_times(doc["created_vlans"], "created_vlans"),
+        "created_vlans_unneeded_since": _vlan_times(
+            doc.get("created_vlans_unneeded_since", {}), "created_vlans_unneeded_since"
+        ),
+    }
+
 
 class LedgerStore:
-    """The ledger's file in ``state_dir``."""
+    """The ledger's file in ``state_dir``, and what went wrong with it last.
 
-    def __init__(self, state_dir: str) -> None:
+    :attr:`error` says, for the status, why the ledger on flash cannot be trusted
+    (it was corrupt and was set aside) or cannot be written (a full or read-only
+    ``state_dir``); "" once a save has succeeded. :attr:`error_since` is when that
+    began (wall clock).
+    """
+
+    def __init__(self, state_dir: str, clock: Callable[[], float] = time.time) -> None:
         self.state_dir = state_dir
         self.path = os.path.join(state_dir, FILE_NAME)
+        self.error = ""
+        self.error_since: Optional[float] = None
+        self._clock = clock
+
+    def _trouble(self, error: str) -> None:
+        if not self.error:
+            self.error_since = self._clock()
+        self.error = error
 
     def load(self) -> Ledger:
-        """Read the ledger; a missing one is empty, a corrupt one is set aside (untrusted)."""
+        """Read the ledger; a missing one is empty, a corrupt one is set aside (untrusted).
+
+        Never raises: whatever the file holds, the outcome is a ledger.
+        """
         try:
-            with open(self.path, encoding="utf-8") as f:
-                text = f.read()
+            with open(self.path, "rb") as f:
+                data = f.read()
         except FileNotFoundError:
             return Ledger()
         except OSError as e:
-            log.error(
-                "cannot read the ledger %s (%s): removing nothing until it is rewritten",
-                self.path,
-                e.strerror,
-            )
-            return Ledger(trusted=False)
-        try:
-            return Ledger.from_json(json.loads(text))
-        except (ValueError, KeyError, TypeError) as e:
-            aside = f"{self.path}.corrupt-{time.strftime('%Y%m%dT%H%M%S')}"
+            problem = f"cannot read it ({e.strerror})"
+        else:
             try:
-                os.replace(self.path, aside)
-                where = f"moved to {aside}"
-            except OSError as move_error:
-                where = f"could not be moved aside: {move_error.strerror}"
-            log.error(
-                "the ledger %s is corrupt (%s); it %s. Removing nothing until a fresh"
-                " ledger has been written.",
-                self.path,
-                e,
-                where,
-            )
-            return Ledger(trusted=False)
+                return Ledger.from_bytes(data)
+            except CorruptLedger as e:
+                aside = f"{self.path}.corrupt-{time.strftime('%Y%m%dT%H%M%S')}"
+                try:
+                    os.replace(self.path, aside)
+                    where = f"moved to {aside}"
+                except OSError as move_error:
+                    where = f"could not be moved aside: {move_error.strerror}"
+                problem = f"corrupt ({e}); it {where}"
+        emit(log, Message.LEDGER_CORRUPT, path=self.path, problem=problem)
+        self._trouble(f"the ledger {problem}; removing nothing until a fresh one is written")
+        return Ledger(trusted=False)
 
     def save(self, ledger: Ledger) -> Ledger:
-        """Write ``ledger`` atomically; returns it marked trusted (it is now on flash)."""
-        os.makedirs(self.state_dir, exist_ok=True)
-        write_json_atomic(self.path, ledger.to_json())
+        """Write ``ledger`` atomically; returns it marked trusted (it is now on flash).
+
+        Raises :class:`OSError` (naming the ledger's path) when it cannot be written;
+        :attr:`error` then says so until a save succeeds.
+        """
+        try:
+            os.makedirs(self.state_dir, exist_ok=True)
+            write_json_atomic(self.path, ledger.to_json())
+        except OSError as e:
+            self._trouble(
+                f"cannot write {self.path}: {e.strerror or type(e).__name__}; applying no"
+                " change until it can be written"
+            )
+            raise OSError(e.errno, e.strerror, self.path) from e
+        self.error, self.error_since = "", None
         return replace(ledger, trusted=True)
-
-
-def write_json_atomic(path: str, doc: Any, mode: int = 0o644) -> None:
-    """Write ``doc`` as JSON to ``path``: temp file, fsync, rename, fsync the directory.
-
-    The file gets ``mode`` (world-readable by default: nothing written this way holds
-    a secret, and EOS CLI handlers may read it as the logged-in user).
-    """
-    directory = os.path.dirname(path) or "."
-    fd, tmp = tempfile.mkstemp(prefix=os.path.basename(path) + ".", suffix=".tmp", dir=directory)
-    try:
-        os.fchmod(fd, mode)
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            json.dump(doc, f, indent=1, sort_keys=True)
-            f.write("\n")
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(tmp)
-        raise
-    try:
-        dir_fd = os.open(directory, os.O_RDONLY)
-    except OSError:
-        return
-    try:
-        os.fsync(dir_fd)
-    except OSError:
-        pass
-    finally:
-        os.close(dir_fd)

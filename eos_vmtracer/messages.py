@@ -64,6 +64,7 @@ class Message(enum.Enum):
     APPLY_FAILED = (3, "switch unchanged or re-read next: {error}")
     VERIFY = (3, "{interface} after commit: {problem}")
     STATE_ERROR = (3, "{path}: {error}")
+    LEDGER_CORRUPT = (3, "{path}: {problem}; removing nothing until a fresh ledger is written")
     INTERNAL_ERROR = (3, "{error}; the switch is left as it is, retrying with backoff")
     CONFIG = (3, "{error}")
     START_FAILED = (3, "cannot start the agent: {error}")

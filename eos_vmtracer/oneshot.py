@@ -10,7 +10,6 @@ It must never change the switch, the ledger or the agent's status: it only reads
 
 from __future__ import annotations
 
-import json
 import threading
 import time
 from dataclasses import dataclass, field
@@ -18,7 +17,7 @@ from typing import Optional
 
 from eos_vmtracer.config import Config
 from eos_vmtracer.ledger import FILE_NAME as LEDGER_FILE
-from eos_vmtracer.ledger import Ledger
+from eos_vmtracer.ledger import CorruptLedger, Ledger
 from eos_vmtracer.model import Inventory, SessionState, SwitchFacts
 from eos_vmtracer.progress import Progress
 from eos_vmtracer.progress import line as progress_line
@@ -104,9 +103,9 @@ def peek_ledger(state_dir: str) -> Ledger:
 
     path = os.path.join(state_dir, LEDGER_FILE)
     try:
-        with open(path, encoding="utf-8") as f:
-            return Ledger.from_json(json.load(f))
+        with open(path, "rb") as f:
+            return Ledger.from_bytes(f.read())
     except FileNotFoundError:
         return Ledger()
-    except (OSError, ValueError, KeyError, TypeError):
+    except (OSError, CorruptLedger):
         return Ledger(trusted=False)

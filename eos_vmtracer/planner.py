@@ -763,6 +763,9 @@ def _withheld_as_a_whole(live: Plan, ledger: Ledger, config: Config, now: float)
             pending.append(Pending(c.interface, v, since, since + delay, DRY_RUN))
     pending.sort(key=lambda p: order.get(p.interface, len(order)))
     created = {v: t for v, t in live.ledger.created_vlans.items() if v not in live.create_vlans}
+    for v in live.create_vlans:  # not created: the agent's only if it was before (a re-create)
+        if v in ledger.created_vlans:
+            created[v] = ledger.created_vlans[v]
     unneeded = dict(live.ledger.vlans_unneeded_since)
     for v in live.delete_vlans:  # not deleted: still the agent's, its clock running
         created[v] = ledger.created_vlans.get(v, now)

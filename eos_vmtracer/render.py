@@ -30,6 +30,7 @@ from eos_vmtracer.status_types import (
     InterfaceAnswer,
     InterfaceDetail,
     InterfacesAnswer,
+    LedgerState,
     PendingVlan,
     SessionsAnswer,
     StatusDocument,
@@ -308,6 +309,15 @@ def _preamble(doc: _WithAgent, now: float) -> str:
     sw = doc["switch"]
     if not sw["reachable"]:
         lines.append(f"eAPI unreachable since {clock(sw['since'])}: {sw['error']}")
+    agent = doc["agent"]
+    # The full document's agent has the ledger; a table answer's agent does not.
+    ledger: Optional[LedgerState] = (
+        agent["ledger"] if "ledger" in agent else None  # type: ignore[typeddict-item]  # noqa: SIM401
+    )
+    if ledger and ledger["error"]:
+        lines.append(f"LEDGER since {clock(ledger['since'])}: {ledger['error']}")
+    elif ledger and not ledger["trusted"]:
+        lines.append("LEDGER untrusted: removing nothing until a fresh ledger has been written")
     return _lines(lines) + ("\n\n" if lines else "")
 
 

@@ -14,7 +14,7 @@ credentials).
 
 from __future__ import annotations
 
-import json
+import math
 import os
 import time
 from collections import Counter
@@ -23,7 +23,7 @@ from typing import Any, List, Mapping, Optional, cast
 
 from eos_vmtracer import __version__
 from eos_vmtracer.config import Config
-from eos_vmtracer.ledger import write_json_atomic
+from eos_vmtracer.fileio import parse_json, write_json_atomic
 from eos_vmtracer.model import Inventory, SessionInventory, SwitchFacts, Vm
 from eos_vmtracer.planner import Plan, Reason
 from eos_vmtracer.schema import json_schema
@@ -68,6 +68,12 @@ class AgentFacts:
     cdp: Mapping[str, Any]
     #: Per session name: scoped, hosts_heard, hints_last_minute (what each costs vCenter).
     session_figures: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
+    #: The ownership ledger on flash: trusted (false while a corrupt one was set aside
+    #: and no fresh one written), error ("" or why it is untrusted or cannot be written),
+    #: since (when that error began, or null).
+    ledger: Mapping[str, Any] = field(
+        default_factory=lambda: {"trusted": True, "error": "", "since": None}
+    )
 
 
 def vlan_text(s: VlanSet) -> str:
@@ -321,6 +327,11 @@ def build(
         "hostname": config.switch.hostname or (facts.hostname if facts else ""),
         "last_reconcile": _last_reconcile(agent.last_reconcile),
         "counters": {str(k): int(v) for k, v in agent.counters.items()},
+        "ledger": {
+            "trusted": bool(agent.ledger["trusted"]),
+            "error": str(agent.ledger["error"]),
+            "since": agent.ledger["since"],
+        },
     }
     return {
         "schema": SCHEMA_VERSION,
@@ -370,22 +381,99 @@ def _alive(pid: int) -> bool:
     return True
 
 
+_LAST_SECOND = 253402300799.0  # 9999-12-31 23:59:59: the last time a table can print
+
+
+def schema_problem(doc: Any, schema: Mapping[str, Any], where: str = "") -> str:
+    """The first place where ``doc`` breaks ``schema`` ("" when it does not).
+
+    Understands the keywords :data:`STATUS_SCHEMA` uses (``type``, ``const``,
+    ``enum``, ``required``, ``properties``, ``items``) and ignores others; a JSON
+    boolean is not a number here.
+    """
+    name = where or "the document"
+    kinds = schema.get("type")
+    if kinds is not None:
+        wanted = [kinds] if isinstance(kinds, str) else list(kinds)
+        if not any(_is(doc, k) for k in wanted):
+            return f"{name} is not {' or '.join(wanted)}"
+    if "const" in schema and not _same(doc, schema["const"]):
+        return f"{name} is not {schema['const']!r}"
+    if "enum" in schema and not any(_same(doc, e) for e in schema["enum"]):
+        return f"{name} is not one of {', '.join(map(str, schema['enum']))}"
+    if isinstance(doc, dict):
+        for key in schema.get("required", ()):
+            if key not in doc:
+                return f"{where + '.' if where else ''}{key} is missing"
+        for key, sub in schema.get("properties", {}).items():
+            if key in doc:
+                problem = schema_problem(doc[key], sub, f"{where + '.' if where else ''}{key}")
+                if problem:
+                    return problem
+    items = schema.get("items")
+    if isinstance(doc, list) and isinstance(items, Mapping):
+        for i, item in enumerate(doc):
+            problem = schema_problem(item, items, f"{name}[{i}]")
+            if problem:
+                return problem
+    return ""
+
+
+def _is(value: Any, kind: str) -> bool:
+    if kind == "integer":
+        return isinstance(value, int) and not isinstance(value, bool)
+    if kind == "number":
+        return isinstance(value, (int, float)) and not isinstance(value, bool)
+    python = {"object": dict, "array": list, "string": str, "boolean": bool}
+    if kind == "null":
+        return value is None
+    return isinstance(value, python.get(kind, object))
+
+
+def _same(value: Any, expected: Any) -> bool:
+    return type(value) is type(expected) and bool(value == expected)
+
+
+def _time_of(value: Any) -> Optional[float]:
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return None
+    if not math.isfinite(value) or not 0 <= value <= _LAST_SECOND:
+        return None
+    return float(value)
+
+
 def read_status(run_dir: str, *, now: Optional[float] = None) -> StatusDocument:
-    """The running agent's status; raises :class:`StatusUnavailable` saying why not."""
+    """The running agent's status; raises :class:`StatusUnavailable` saying why not.
+
+    A document that is not the agent's (not UTF-8, not JSON, the wrong shape or
+    types) is reported as malformed, naming the first bad member; never an exception
+    of another kind.
+    """
     path = status_path(run_dir)
     try:
-        with open(path, encoding="utf-8") as f:
-            doc = json.load(f)
+        with open(path, "rb") as f:
+            data = f.read()
     except FileNotFoundError:
         raise StatusUnavailable(f"the agent is not running (no {path})") from None
-    except (OSError, ValueError) as e:
-        raise StatusUnavailable(f"cannot read {path}: {e}") from None
-    if not isinstance(doc, dict) or doc.get("schema") != SCHEMA_VERSION:
+    except OSError as e:
+        raise StatusUnavailable(f"cannot read {path}: {e.strerror}") from None
+    try:
+        doc = parse_json(data)
+    except ValueError as e:
+        raise StatusUnavailable(f"{path} is malformed: {e}") from None
+    if not isinstance(doc, dict) or not _same(doc.get("schema"), SCHEMA_VERSION):
         raise StatusUnavailable(f"{path} has an unknown schema")
-    agent = doc.get("agent", {})
-    updated = float(agent.get("updated", 0))
+    problem = schema_problem(doc, STATUS_SCHEMA)
+    agent = doc["agent"] if not problem else {}
+    updated = _time_of(agent.get("updated"))
+    pid = agent.get("pid")
+    if not problem and updated is None:
+        problem = "agent.updated is not a time"
+    if not problem and (isinstance(pid, bool) or not isinstance(pid, int) or not 0 <= pid < 2**22):
+        problem = "agent.pid is not a process id"
+    if problem or updated is None or not isinstance(pid, int):
+        raise StatusUnavailable(f"{path} is malformed: {problem}")
     when = wall_clock(updated)
-    pid = int(agent.get("pid", 0))
     if pid and not _alive(pid):
         raise StatusUnavailable(f"the agent is not running (pid {pid} is gone; last status {when})")
     age = (time.time() if now is None else now) - updated

@@ -95,6 +95,16 @@ class LastReconcile(TypedDict):
     error: str
 
 
+class LedgerState(TypedDict):
+    """The ownership ledger on flash: ``trusted`` is false while a corrupt one was set
+    aside and no fresh one written; ``error`` says why it is untrusted or cannot be
+    written (``""`` when all is well); ``since`` is when that error began."""
+
+    trusted: bool
+    error: str
+    since: Timestamp
+
+
 class AgentSection(TypedDict):
     """The agent itself."""
 
@@ -108,6 +118,7 @@ class AgentSection(TypedDict):
     hostname: str
     last_reconcile: LastReconcile
     counters: Dict[str, int]
+    ledger: LedgerState
 
 
 class _SwitchRequired(TypedDict):

@@ -24,6 +24,7 @@ from dataclasses import dataclass
 from typing import Any, Callable, Dict, List, Mapping, Optional, Tuple, Union
 
 from eos_vmtracer import render, status
+from eos_vmtracer.history import History
 from eos_vmtracer.shown import shown
 from eos_vmtracer.static_hosts import is_static
 from eos_vmtracer.status_types import (
@@ -241,18 +242,19 @@ def _words(alias: Any) -> Tuple[str, ...]:
 ACTIONS = _words(HistoryAction)
 
 
-def history(state_dir: str, count: int = DEFAULT_COUNT) -> HistoryAnswer:
+def history(
+    state_dir: str, count: int = DEFAULT_COUNT, *, source: Optional[History] = None
+) -> HistoryAnswer:
     """``show history --count N``: the newest ``count`` events, oldest first.
 
     A line the agent could not have written (an unknown action, a VLAN list that does
-    not parse) is left out, not shown half-read.
+    not parse) is left out, not shown half-read. ``source`` (default: the history in
+    ``state_dir``) is read; its ``skipped`` then counts the lines it could not read.
     """
-    from eos_vmtracer.history import History
-
     if not 1 <= count <= MAX_COUNT:
         raise ValueError(f"count must be 1-{MAX_COUNT}, not {count}")
     events: List[HistoryEvent] = []
-    for e in History(state_dir).read():
+    for e in (source or History(state_dir)).read():
         try:
             vlans = VlanSet.parse(e.vlans or "NONE")
         except ValueError:

@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from typing import Optional
 
 from eos_vmtracer.eos.options import DEFAULT_DAEMON
-from eos_vmtracer.ledger import write_json_atomic
+from eos_vmtracer.fileio import write_json_atomic
 
 FILE_NAME = "daemon.json"
 

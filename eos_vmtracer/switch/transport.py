@@ -39,6 +39,7 @@ from typing import Any, Mapping, Optional, Sequence, Union
 
 import pyeapi.eapilib as eapilib
 
+from eos_vmtracer import passwords
 from eos_vmtracer.config import SwitchConfig
 from eos_vmtracer.switch.errors import (
     PermanentSwitchError,
@@ -237,19 +238,16 @@ def _tls_context(cfg: SwitchConfig) -> ssl.SSLContext:
 
 
 def _password(cfg: SwitchConfig) -> str:
-    if cfg.eapi_password_file:
-        try:
-            with open(cfg.eapi_password_file, encoding="utf-8") as f:
-                return f.read().strip()
-        except OSError as e:
-            raise PermanentSwitchError(
-                f"cannot read switch.eapi_password_file {cfg.eapi_password_file}: {e.strerror}"
-            ) from e
-    if cfg.eapi_password_env:
-        value = os.environ.get(cfg.eapi_password_env)
-        if value is None:
-            raise PermanentSwitchError(
-                f"environment variable {cfg.eapi_password_env} (switch.eapi_password_env) is unset"
-            )
-        return value
+    try:
+        if cfg.eapi_password_file:
+            return passwords.from_file(cfg.eapi_password_file)
+        if cfg.eapi_password_env:
+            if cfg.eapi_password_env not in os.environ:
+                raise PermanentSwitchError(
+                    f"environment variable {cfg.eapi_password_env}"
+                    " (switch.eapi_password_env) is unset"
+                )
+            return passwords.from_env(cfg.eapi_password_env)
+    except passwords.PasswordError as e:
+        raise PermanentSwitchError(f"switch.eapi_password: {e}") from None
     return ""

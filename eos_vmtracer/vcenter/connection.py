@@ -209,6 +209,9 @@ class Connection:
         if isinstance(e, vmodl.MethodFault):
             kind = type(e).__name__.rsplit(".", 1)[-1]
             return ProtocolError(f"{what}: {kind}: {getattr(e, 'msg', '') or ''}".rstrip(": "))
+        if isinstance(e, UnicodeError):  # its text quotes a character and its position
+            refused: type[VcenterError] = AuthError if what == "Login" else ProtocolError
+            return refused(f"{what}: the request cannot be encoded ({type(e).__name__})")
         if isinstance(e, (OSError, http.client.HTTPException)):
             return ConnectionLost(f"{what}: {e or type(e).__name__}")
         return ProtocolError(f"{what}: {type(e).__name__}: {e}")

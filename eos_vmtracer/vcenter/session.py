@@ -41,6 +41,7 @@ from eos_vmtracer.backoff import Backoff
 from eos_vmtracer.config import SessionConfig
 from eos_vmtracer.model import Host, Neighbor, SessionInventory, SessionState
 from eos_vmtracer.neighbors import SwitchIdentity
+from eos_vmtracer.passwords import PasswordError
 from eos_vmtracer.static_hosts import StaticHosts
 from eos_vmtracer.vcenter.connection import Connection
 from eos_vmtracer.vcenter.discovery import Discovery, HostSignal
@@ -481,8 +482,8 @@ class VcenterSession:
         # "since the trouble began".
         try:
             password = self.cfg.password()
-        except OSError as e:
-            raise AuthError(f"cannot read the password: {e.strerror or e}") from None
+        except PasswordError as e:  # unreadable or unusable: retried slowly, as a refusal is
+            raise AuthError(f"cannot use the password: {e}") from None
         if not password:
             raise AuthError("the password is empty")
         t = self._timing

@@ -102,7 +102,10 @@ def running_agent(tmp_path: Path) -> Path:
     """A status document as a live agent (this process) leaves it."""
     run_dir = tmp_path / "run"
     run_dir.mkdir(exist_ok=True)
-    doc = {"schema": 1, "agent": {"pid": os.getpid(), "updated": time.time()}}
+    from tests.unit.test_status_render import world_doc
+
+    doc = world_doc(time.time())  # a whole status document (a partial one is malformed)
+    assert doc["agent"]["pid"] == os.getpid()
     (run_dir / "status.json").write_text(json.dumps(doc))
     return run_dir
 

@@ -13,7 +13,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from eos_vmtracer.config import Config, SessionConfig, SwitchConfig
-from eos_vmtracer.ledger import Ledger, LedgerStore, Ownership, write_json_atomic
+from eos_vmtracer.fileio import write_json_atomic
+from eos_vmtracer.ledger import Ledger, LedgerStore, Ownership
 from eos_vmtracer.model import (
     Inventory,
     SessionInventory,
@@ -93,7 +94,7 @@ def test_corrupt_ledger_is_moved_aside_and_untrusted(
     assert not path.exists()
     aside = [p for p in os.listdir(tmp_path) if p.startswith("ledger.json.corrupt-")]
     assert len(aside) == 1 and (tmp_path / aside[0]).read_text() == content
-    assert "corrupt" in caplog.text and "Removing nothing" in caplog.text
+    assert "corrupt" in caplog.text and "removing nothing" in caplog.text
 
 
 def test_untrusted_ledger_removes_nothing_until_rewritten(tmp_path: Path) -> None:

@@ -136,10 +136,10 @@ def test_the_command_fails_when_no_agent_takes_it(tmp_path: Path) -> None:
     # and takes its request back.
     run_dir.mkdir()
     resync.prepare(str(run_dir))
-    doc = {
-        "schema": status_mod.SCHEMA_VERSION,
-        "agent": {"pid": os.getpid(), "updated": time.time()},
-    }
+    from tests.unit.test_status_render import world_doc
+
+    doc = world_doc(time.time())  # a whole status document (a partial one is malformed)
+    assert doc["agent"]["pid"] == os.getpid()
     Path(status_mod.status_path(str(run_dir))).write_text(json.dumps(doc))
     out = CliRunner().invoke(cli, ["resync", "--timeout", "0.3", "--config", str(path)])
     assert out.exit_code == 1 and "did not take the request within 0.3 s" in out.output
