@@ -248,11 +248,17 @@ def daemon_status(doc: Mapping[str, Any]) -> dict[str, str]:
     else:
         items["eapi"] = f"unreachable since {clock(sw.get('since'))}: {sw.get('error', '')}"
     for s in doc.get("sessions", []):
+        scoped = bool(s.get("scoped"))
+        hosts = f"{s['hosts']} hosts"
+        if scoped:
+            hosts = f"{s.get('hosts_heard', 0)}/{s['hosts']} hosts here/all"
         text = (
-            f"{s['state']}, {'synced' if s['synced'] else 'not synced'}, {s['hosts']} hosts,"
+            f"{s['state']}, {'synced' if s['synced'] else 'not synced'}, {hosts},"
             f" {s['vms']} VMs, VLANs {s['allowed_vlans']},"
             f" autovlan {'on' if s['autovlan'] else 'off'}"
         )
+        if scoped:
+            text += f", {s.get('hints_last_minute', 0)} hint calls in the last minute"
         if s.get("error"):
             text += f", error: {s['error']}"
         items[f"session.{s['name']}"] = text

@@ -205,6 +205,7 @@ def test_a_resync_of_a_scoped_session_reads_its_scope_again(lab: VcsimLab, scope
     counts = lab.control.counters()
     assert counts.get("Login", 0) == 1 and counts.get("CreateListView", 0) >= 1, counts
 
+
 def test_a_host_named_by_static_hosts_is_read_like_a_host_heard_here(lab: VcsimLab) -> None:
     """A blade never hears this switch; ``switch.static_hosts`` maps it by name. The
     planner can only give its VMs' VLANs to the port named if the scoped session reads

@@ -72,3 +72,5 @@ def test_the_agent_names_the_switch_to_its_sessions_and_publishes_their_figures(
     table = render.sessions_table(doc, time.time())
     assert "Hosts here/all" in table and "Hints/min" in table
     assert "50/" in table and "83" in table
+    daemon = render.daemon_status(doc)["session.vc1"]  # show daemon EosVmTracer
+    assert "50/0 hosts here/all" in daemon and "83 hint calls in the last minute" in daemon
