@@ -10,7 +10,8 @@ pass-fail. Progress goes to stderr.
     python -m bench [--quick] [--only NAME ...] [--strict] [--no-cdp]
 
 ``--quick`` runs fewer samples and repeats (about 4 minutes instead of about 8);
-``--only`` picks benchmarks (planner, latency, storm, vcenter_load, scale, cdp_send);
+``--only`` picks benchmarks (planner, latency, storm, vcenter_load, scale, fabric,
+cdp_send);
 ``--strict`` exits 1 when a target is missed (else 0 unless a benchmark crashed: 2).
 ``bench/cdp_send.py`` (root, network namespaces) runs when this is root and the
 ``ip`` tool is there, as its own process.
@@ -34,7 +35,7 @@ from typing import Any, Callable
 
 from bench.harness import REPO, machine
 
-ORDER = ("planner", "latency", "storm", "vcenter_load", "scale", "cdp_send")
+ORDER = ("planner", "latency", "storm", "vcenter_load", "scale", "fabric", "cdp_send")
 
 
 def _runner(name: str) -> Callable[[bool], dict[str, Any]]:
@@ -58,6 +59,10 @@ def _runner(name: str) -> Callable[[bool], dict[str, Any]]:
         from bench import scale
 
         return scale.run
+    if name == "fabric":
+        from bench import fabric_scale
+
+        return fabric_scale.run
     return _cdp_send
 
 

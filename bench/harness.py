@@ -165,9 +165,10 @@ class TimedSwitch:
         ethernet: int = 48,
         vlans: Iterable[int] = (),
         trunk_allowed: str = "1",
+        hostname: str = "leaf1",
     ) -> None:
         state = SwitchState.build(
-            hostname="leaf1",
+            hostname=hostname,
             ethernet=ethernet,
             trunk_allowed=trunk_allowed,
             vlans={v: f"VLAN{v:04d}" for v in vlans},
@@ -317,16 +318,19 @@ def vmtracer_command() -> list[str]:
 class AgentProcess:
     """``vmtracer run --config F`` in a subprocess (stderr to a log file)."""
 
-    def __init__(self, workdir: str, config_path: str) -> None:
+    def __init__(
+        self, workdir: str, config_path: str, env: Optional[dict[str, str]] = None
+    ) -> None:
         self.workdir = workdir
         self.config_path = config_path
+        self.env = dict(env or {})
         self.run_dir = os.path.join(workdir, "run")
         self.log_path = os.path.join(workdir, "agent.log")
         self.proc: Optional[subprocess.Popen[bytes]] = None
         self.started = 0.0
 
     def __enter__(self) -> AgentProcess:
-        env = dict(os.environ, PYTHONPATH=str(REPO))
+        env = dict(os.environ, PYTHONPATH=str(REPO), **self.env)
         with open(self.log_path, "ab") as log:
             self.started = time.monotonic()
             self.proc = subprocess.Popen(

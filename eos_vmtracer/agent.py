@@ -89,14 +89,32 @@ def _default_switch(config: Config) -> SwitchPort:
     return EapiSwitch(config.switch)
 
 
+#: Development switch (the fabric benchmark's baseline): set to 1, sessions watch every
+#: VM of vCenter and ask every host every hint_interval, as before scoping existed.
+UNSCOPED_ENV = "EOS_VMTRACER_DEV_UNSCOPED"
+
+
 def _default_sessions(config: Config, on_change: Callable[[], None]) -> list[SessionPort]:
+    from eos_vmtracer.static_hosts import StaticHosts
     from eos_vmtracer.switch.addresses import interface_address
     from eos_vmtracer.vcenter import VcenterSession
 
     def source_address(interface: str, vrf: str) -> str:
         return interface_address(config.switch, interface, vrf)
 
-    return [VcenterSession(s, on_change, source_address=source_address) for s in config.sessions]
+    scoped = os.environ.get(UNSCOPED_ENV, "") != "1"
+    static = StaticHosts(config.switch.static_hosts)  # their hosts are in every scope
+    return [
+        VcenterSession(
+            s,
+            on_change,
+            source_address=source_address,
+            scoped=scoped,
+            cdp_interval=config.cdp.interval,
+            static_hosts=static,
+        )
+        for s in config.sessions
+    ]
 
 
 def _default_cdp(config: Config) -> Optional[CdpPort]:
@@ -383,6 +401,13 @@ class Agent:
     def _set_facts(self, facts: SwitchFacts) -> None:
         self._facts = facts
         self._update_cdp(facts)
+        from eos_vmtracer.neighbors import SwitchIdentity
+
+        identity = SwitchIdentity.of(facts, self.config.switch.hostname)
+        for session in self._sessions:
+            set_identity = getattr(session, "set_switch_identity", None)
+            if set_identity is not None:  # scoped sessions read only hosts heard here
+                set_identity(identity)
 
     def _verify(self, p: Plan, facts: SwitchFacts) -> None:
         for change in p.changes:
@@ -570,6 +595,7 @@ class Agent:
             counters=self._counters,
             switch=switch,
             cdp=cdp,
+            session_figures=self._session_figures(),
             ledger={
                 "trusted": self._ledger.trusted,
                 "error": self._store.error,
@@ -579,6 +605,20 @@ class Agent:
         return status_mod.build(
             self.config, self._inventory, facts, self._plan, agent, self._clock()
         )
+
+    def _session_figures(self) -> dict[str, dict[str, Any]]:
+        """What each session costs and covers, read live (hint calls in the last minute)."""
+        out: dict[str, dict[str, Any]] = {}
+        for session in self._sessions:
+            figures = getattr(session, "figures", None)
+            if figures is not None:
+                f = figures()
+                out[session.snapshot().name] = {
+                    "scoped": f.scoped,
+                    "hosts_heard": f.hosts_heard,
+                    "hints_last_minute": f.hints_last_minute,
+                }
+        return out
 
     def publish(self) -> None:
         """Write the status document (and hand it to observers)."""

@@ -481,7 +481,12 @@ class SessionConfig:
     thumbprint: str = field(default="", metadata=_parse_with(_thumbprint))
     """SHA-256 pin of vCenter's certificate (stored as 64 upper-case hex digits)."""
     hint_interval: float = field(default=60.0, metadata=_parse_with(_number(1, 3600)))
-    """Seconds between QueryNetworkHint refreshes per host."""
+    """Seconds between QueryNetworkHint refreshes of a host heard on this switch."""
+    discovery_interval: float = field(default=1800.0, metadata=_parse_with(_number(60, 86400)))
+    """Seconds between QueryNetworkHint refreshes of a host not heard on this switch
+    (spread evenly; a link change, reconnect or new host is asked at once)."""
+    max_hints_per_minute: int = field(default=1000, metadata=_parse_with(_integer(10, 100000)))
+    """Ceiling of QueryNetworkHint calls in any minute (new and changed hosts first)."""
     migration_timeout: float = field(default=3600.0, metadata=_parse_with(_number(10, 86400)))
     """Forget a migration whose end vCenter never reported after this many seconds."""
     vrf: str = field(default="default", metadata=_parse_with(_vrf))

@@ -20,7 +20,6 @@ everything it knows comes in through its arguments.
 
 from __future__ import annotations
 
-import re
 from collections import defaultdict
 from dataclasses import dataclass, field, replace
 from typing import Iterable, Literal, Mapping, Optional
@@ -36,6 +35,7 @@ from eos_vmtracer.model import (
     SwitchInterface,
     VlanSpec,
 )
+from eos_vmtracer.neighbors import SwitchIdentity
 from eos_vmtracer.static_hosts import StaticHosts
 from eos_vmtracer.static_hosts import describe as describe_static
 from eos_vmtracer.timefmt import wall_clock
@@ -172,36 +172,6 @@ class Plan:
 
 # -- neighbours -> ports ---------------------------------------------------------------
 
-_MAC_RE = re.compile(r"[^0-9a-f]")
-
-
-def _norm_mac(text: str) -> str:
-    digits = _MAC_RE.sub("", text.lower())
-    return digits if len(digits) == 12 else ""
-
-
-@dataclass(frozen=True)
-class _Identity:
-    names: frozenset[str]
-    mac: str
-
-    @classmethod
-    def of(cls, facts: SwitchFacts, config: Config) -> _Identity:
-        names = set()
-        for name in (config.switch.hostname, facts.hostname, facts.fqdn):
-            if name:
-                names.add(name.lower())
-                names.add(name.lower().split(".")[0])
-        return cls(frozenset(names), _norm_mac(facts.system_mac))
-
-    def matches(self, device_id: str) -> bool:
-        dev = device_id.strip().lower()
-        if not dev:
-            return False
-        if dev in self.names or dev.split(".")[0] in self.names:
-            return True
-        return bool(self.mac) and _norm_mac(dev) == self.mac
-
 
 @dataclass
 class _Ports:
@@ -216,7 +186,7 @@ class _Ports:
 def _resolve_ports(
     inventory: Inventory, facts: SwitchFacts, config: Config, edge: frozenset[str]
 ) -> _Ports:
-    ident = _Identity.of(facts, config)
+    ident = SwitchIdentity.of(facts, config.switch.hostname)
     result = _Ports([], {}, [])
     table = StaticHosts(config.switch.static_hosts)
     for session in inventory.sessions:

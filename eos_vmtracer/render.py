@@ -106,8 +106,9 @@ def sessions_table(doc: Union[StatusDocument, SessionsAnswer], now: float) -> st
             s["state"],
             "yes" if s["synced"] else "no",
             ago(s["since"], now),
-            s["hosts"],
+            f"{s['hosts_heard']}/{s['hosts']}" if s["scoped"] else s["hosts"],
             s["vms"],
+            s["hints_last_minute"],
             s["allowed_vlans"],
             "on" if s["autovlan"] else "off",
             s["error"] or "-",
@@ -119,8 +120,9 @@ def sessions_table(doc: Union[StatusDocument, SessionsAnswer], now: float) -> st
         "State",
         "Synced",
         "Since",
-        "Hosts",
+        "Hosts here/all",
         "VMs",
+        "Hints/min",
         "Allowed VLANs",
         "Autovlan",
         "Last error",
@@ -246,11 +248,17 @@ def daemon_status(doc: Mapping[str, Any]) -> dict[str, str]:
     else:
         items["eapi"] = f"unreachable since {clock(sw.get('since'))}: {sw.get('error', '')}"
     for s in doc.get("sessions", []):
+        scoped = bool(s.get("scoped"))
+        hosts = f"{s['hosts']} hosts"
+        if scoped:
+            hosts = f"{s.get('hosts_heard', 0)}/{s['hosts']} hosts here/all"
         text = (
-            f"{s['state']}, {'synced' if s['synced'] else 'not synced'}, {s['hosts']} hosts,"
+            f"{s['state']}, {'synced' if s['synced'] else 'not synced'}, {hosts},"
             f" {s['vms']} VMs, VLANs {s['allowed_vlans']},"
             f" autovlan {'on' if s['autovlan'] else 'off'}"
         )
+        if scoped:
+            text += f", {s.get('hints_last_minute', 0)} hint calls in the last minute"
         if s.get("error"):
             text += f", error: {s['error']}"
         items[f"session.{s['name']}"] = text

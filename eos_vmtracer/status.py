@@ -66,6 +66,8 @@ class AgentFacts:
     counters: Mapping[str, int]
     switch: Mapping[str, Any]  # reachable, error, since, model, version, hostname
     cdp: Mapping[str, Any]
+    #: Per session name: scoped, hosts_heard, hints_last_minute (what each costs vCenter).
+    session_figures: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
     #: The ownership ledger on flash: trusted (false while a corrupt one was set aside
     #: and no fresh one written), error ("" or why it is untrusted or cannot be written),
     #: since (when that error began, or null).
@@ -92,9 +94,15 @@ def _reason_json(r: Reason) -> ReasonJson:
     }
 
 
-def _session_json(config: Config, inv: Optional[SessionInventory], name: str) -> Session:
+def _session_json(
+    config: Config,
+    inv: Optional[SessionInventory],
+    name: str,
+    figures: Optional[Mapping[str, Any]] = None,
+) -> Session:
     scfg = config.session(name)
     assert scfg is not None
+    fig = figures or {}
     return {
         "name": name,
         "url": scfg.url,
@@ -106,6 +114,9 @@ def _session_json(config: Config, inv: Optional[SessionInventory], name: str) ->
         "vms": len(inv.vms) if inv else 0,
         "allowed_vlans": vlan_text(scfg.allowed_vlans),
         "autovlan": scfg.autovlan,
+        "scoped": bool(fig.get("scoped", False)),
+        "hosts_heard": int(fig.get("hosts_heard", 0)),
+        "hints_last_minute": int(fig.get("hints_last_minute", 0)),
     }
 
 
@@ -328,7 +339,10 @@ def build(
         "switch": _switch_json(agent.switch),
         "cdp": _cdp_json(agent.cdp),
         "sessions": [
-            _session_json(config, inventory.session(s.name), s.name) for s in config.sessions
+            _session_json(
+                config, inventory.session(s.name), s.name, agent.session_figures.get(s.name)
+            )
+            for s in config.sessions
         ],
         "interfaces": _interfaces_json(p),
         "hosts": _hosts_json(inventory, p),

@@ -163,6 +163,9 @@ class Session(TypedDict):
     vms: int
     allowed_vlans: VlanList
     autovlan: bool
+    scoped: bool  # reads VMs only of the hosts in its scope (what the agent runs)
+    hosts_heard: int  # hosts in scope: heard on this switch or named by switch.static_hosts
+    hints_last_minute: int  # QueryNetworkHint calls in the last 60 s
 
 
 class PendingVlan(TypedDict):

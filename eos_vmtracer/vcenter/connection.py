@@ -217,9 +217,12 @@ class Connection:
         return ProtocolError(f"{what}: {type(e).__name__}: {e}")
 
     # -- the calls the session makes besides the watch ------------------------------------
-    def network_hints(self, network_system: str) -> Any:
-        """QueryNetworkHint on a host's HostNetworkSystem (by moid): CDP/LLDP per vmnic."""
+    def network_hints(self, network_system: str, devices: Optional[list[str]] = None) -> Any:
+        """QueryNetworkHint on a host's HostNetworkSystem (by moid): CDP/LLDP per vmnic
+        (of ``devices`` only, when given)."""
         system = vim.host.NetworkSystem(network_system, self.stub)
+        if devices:
+            return self.call("QueryNetworkHint", system.QueryNetworkHint, devices)
         return self.call("QueryNetworkHint", system.QueryNetworkHint)
 
     def keepalive(self) -> None:

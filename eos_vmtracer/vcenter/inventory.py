@@ -79,6 +79,7 @@ class InventoryStore:
         self._dvpg_claims: dict[str, set[str]] = {}  # key -> moids of portgroups with it
         self._dvpg_warned: dict[str, tuple[str, ...]] = {}  # key -> duplicates last warned
         self._network_systems: dict[str, str] = {}  # host moid -> HostNetworkSystem moid
+        self._links: dict[str, tuple[frozenset[str], frozenset[str]]] = {}  # see links()
         self._pool = Pool()  # equal values stored once (see slim.py)
         self._paths = {k: {p: p for p in PATHS[k]} for k in KINDS}
 
@@ -90,11 +91,20 @@ class InventoryStore:
         update: str,
         changes: Iterable[Change],
         missing: Iterable[str] = (),
+        *,
+        scope_paths: Optional[tuple[str, ...]] = None,
     ) -> None:
-        """Apply one ObjectUpdate (``update`` is enter, modify or leave)."""
+        """Apply one ObjectUpdate (``update`` is enter, modify or leave). ``scope_paths``:
+        the update came from a filter watching only these paths of a host (a scoped
+        session's), whose leave drops those paths and keeps the host."""
         if kind not in self._props:
             return
         self._dirty[kind].add(obj_moid)
+        if update == "leave" and scope_paths is not None and kind == "host":
+            scoped_props = self._props[kind].get(obj_moid, {})
+            for path in scope_paths:
+                scoped_props.pop(path, None)  # out of scope: forgotten, not kept as last known
+            return
         if update == "leave":
             self._props[kind].pop(obj_moid, None)
             return
@@ -239,17 +249,21 @@ class InventoryStore:
         props = self._props["host"].get(m)
         if props is None:
             self._network_systems.pop(m, None)
+            self._links.pop(m, None)
             return self._hosts.pop(m, None) is not None
         ns = moid(props.get("configManager.networkSystem"))
         if ns:
             self._network_systems[m] = ns
+        links = self.links(m)
+        links_changed = self._links.get(m) != links  # news for discovery, not the model
+        self._links[m] = links
         try:
             host = self._safely(f"host {m}", lambda: host_from_props(m, props, self._warn))
         except _Skip:
             return False
         old = self._hosts.get(m)
         if old == host:
-            return False
+            return links_changed and old is not None
         self._hosts[m] = replace(
             host,
             portgroups=self._share("portgroups", host.portgroups),
@@ -345,6 +359,25 @@ class InventoryStore:
     def dv_portgroups(self) -> Mapping[str, DvPortgroup]:
         """Distributed portgroups by key (live: copy before handing out)."""
         return self._dvpgs
+
+    def links(self, host_moid: str) -> tuple[frozenset[str], frozenset[str]]:
+        """(every physical NIC, those with link) of a host, from ``config.network.pnic``
+        (``linkSpeed`` is unset while a NIC has no link)."""
+        pnics = self._props["host"].get(host_moid, {}).get("config.network.pnic")
+        every: set[str] = set()
+        up: set[str] = set()
+        if isinstance(pnics, (list, tuple)):
+            for pnic in pnics:
+                try:
+                    device = getattr(pnic, "device", None)
+                    link = getattr(pnic, "linkSpeed", None)
+                except Exception:  # bad data: translating the host reports it
+                    continue
+                if isinstance(device, str) and device:
+                    every.add(device)
+                    if link is not None:
+                        up.add(device)
+        return frozenset(every), frozenset(up)
 
     def network_system(self, host_moid: str) -> Optional[str]:
         """The moid of a host's HostNetworkSystem (for QueryNetworkHint)."""

@@ -120,13 +120,17 @@ class MigrationTracker:
                 return True
         return False
 
-    def prune(self, vm_hosts: Mapping[str, Optional[str]]) -> bool:
-        """Drop migrations that are over: VM arrived or gone, or timed out."""
+    def prune(self, vm_hosts: Mapping[str, Optional[str]], *, partial: bool = False) -> bool:
+        """Drop migrations that are over: VM arrived or gone, or timed out. ``partial``:
+        ``vm_hosts`` holds only the VMs in a scoped session's scope, so a VM missing
+        from it may only be out of scope (yet), not gone."""
         now = self._clock()
         done = [
             vm
             for vm, (m, _) in self._active.items()
-            if vm not in vm_hosts or vm_hosts[vm] == m.dest_host or now - m.started > self.timeout
+            if (vm not in vm_hosts and not partial)
+            or vm_hosts.get(vm, "") == m.dest_host
+            or now - m.started > self.timeout
         ]
         for vm in done:
             del self._active[vm]

@@ -11,6 +11,17 @@ reconnects with capped exponential backoff and jitter (at once, once, after a lo
 session; slowly after a refused login or certificate) and resynchronises from
 scratch, showing the previous inventory with ``synced = False`` meanwhile.
 
+Scoped (``scoped=True``, what the agent runs), the session costs vCenter what this
+switch serves: :class:`~eos_vmtracer.vcenter.discovery.Discovery` decides which
+host to ask when (at once on a new host, a reconnect, a link or uplink change; hosts
+heard here every ``hint_interval``; the others as an even trickle every
+``discovery_interval``; never more than ``max_hints_per_minute``), and the watch
+reads VMs and full host network configuration only for hosts heard here (the
+switch's identity comes from the agent, :meth:`VcenterSession.set_switch_identity`),
+hosts named by ``switch.static_hosts`` (never heard, mapped by name) and VMs
+migrating to them (:class:`~eos_vmtracer.vcenter.scope.Scope`). The
+inventory counts as synchronised only once the scope's last change was delivered.
+
 It must never log the password, never busy-loop, never block the caller of
 ``start``/``snapshot``/``request_hint_refresh`` on vCenter, never poll VMs, and never
 call ``on_change`` with a lock held.
@@ -23,14 +34,17 @@ import logging
 import random
 import threading
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, Callable, ContextManager, Mapping, Optional
 
 from eos_vmtracer.backoff import Backoff
 from eos_vmtracer.config import SessionConfig
 from eos_vmtracer.model import Host, Neighbor, SessionInventory, SessionState
+from eos_vmtracer.neighbors import SwitchIdentity
 from eos_vmtracer.passwords import PasswordError
+from eos_vmtracer.static_hosts import StaticHosts
 from eos_vmtracer.vcenter.connection import Connection
+from eos_vmtracer.vcenter.discovery import Discovery, HostSignal
 from eos_vmtracer.vcenter.errors import (
     AuthError,
     ConnectionLost,
@@ -41,9 +55,10 @@ from eos_vmtracer.vcenter.errors import (
 )
 from eos_vmtracer.vcenter.inventory import InventoryStore
 from eos_vmtracer.vcenter.migrations import MigrationTracker
+from eos_vmtracer.vcenter.scope import Scope, static_in_scope
 from eos_vmtracer.vcenter.translate import moid, neighbors_from_hints, with_neighbors
 from eos_vmtracer.vcenter.vrf import DEFAULT_VRF, Dialer, VrfError, check_exists
-from eos_vmtracer.vcenter.watch import Watch, kind_of
+from eos_vmtracer.vcenter.watch import SCOPED_HOST_PATHS, Watch, kind_of
 
 
 @dataclass(frozen=True)
@@ -73,6 +88,17 @@ class SessionTiming:
 
 
 @dataclass(frozen=True)
+class SessionFigures:
+    """What a session costs and covers, for status (``show sessions``)."""
+
+    scoped: bool = False
+    hosts_heard: int = 0  # hosts in scope: heard on this switch or named by static_hosts
+    hosts_total: int = 0
+    vms_in_scope: int = 0  # VMs the session holds
+    hints_last_minute: int = 0  # QueryNetworkHint calls in the last 60 s
+
+
+@dataclass(frozen=True)
 class SyncProgress:
     """How far a session's (re)synchronisation has got, for ``plan`` and ``check``."""
 
@@ -99,8 +125,15 @@ class VcenterSession:
         timing: Optional[SessionTiming] = None,
         rng: Optional[random.Random] = None,
         source_address: Optional[Callable[[str, str], str]] = None,
+        scoped: bool = False,
+        cdp_interval: float = 30.0,
+        static_hosts: Optional[StaticHosts] = None,
     ) -> None:
         self.cfg = cfg
+        self.scoped = scoped
+        self._static = static_hosts or StaticHosts({})
+        """``switch.static_hosts``: a scoped session also reads the hosts it names (and
+        their VMs), which are never heard."""
         self._source_address = source_address
         """(interface, VRF) -> the interface's address (read from eAPI), for
         ``source_interface``; raises when it has none."""
@@ -141,6 +174,19 @@ class VcenterSession:
         self._read = (0, 0)  # hosts and VMs read by the sync under way (watcher writes)
         self._logged_in = False
         self._snapshot = SessionInventory(name=cfg.name, state=self._state, since=self._since)
+        # Scoped sessions (see the module docstring); guarded by _lock:
+        self._identity: Optional[SwitchIdentity] = None
+        self._discovery = Discovery(
+            hint_interval=cfg.hint_interval,
+            discovery_interval=cfg.discovery_interval,
+            max_per_minute=cfg.max_hints_per_minute,
+            retry_spacing=cdp_interval,
+            event_driven=scoped,
+            clock=time.monotonic,
+        )
+        self._scope = Scope()
+        self._per_vmnic: set[str] = set()  # hosts whose bulk hint answers empty
+        self._figures = SessionFigures(scoped=scoped)
 
     # -- the contract the agent calls ----------------------------------------------------------
     def start(self) -> None:
@@ -204,8 +250,25 @@ class VcenterSession:
             for host in [host_moid] if host_moid else list(self._hint_due):
                 if host in self._hint_due:
                     self._hint_due[host] = 0.0
+            if self.scoped:
+                self._discovery.refresh(host_moid)
         self._wake.set()
 
+    def set_switch_identity(self, identity: SwitchIdentity) -> None:
+        """The names and MAC by which a neighbour report means this switch (scoped
+        sessions read VMs only of hosts heard here; until this is known, none)."""
+        with self._lock:
+            if identity == self._identity:
+                return
+            self._identity = identity
+            self._rescope()
+        self._wake.set()
+        self._publish()
+
+    def figures(self) -> SessionFigures:
+        """Hosts heard here / in total, VMs in scope, hint calls in the last minute (live)."""
+        with self._lock:
+            return replace(self._figures, hints_last_minute=self._discovery.calls_last_minute())
     def resync(self) -> None:
         """Forget what was read and read everything again (a new login, a full sync, every
         host's neighbours asked again). Until that is done the inventory says it is not
@@ -255,10 +318,18 @@ class VcenterSession:
                 vms = dict(store.vms())
                 dvpgs = dict(store.dv_portgroups())
             unasked = [m for m, h in hosts.items() if h.connected and m not in self._hinted]
+            in_scope = not self.scoped or (self._identity is not None and self._scope.delivered())
+            self._figures = SessionFigures(
+                scoped=self.scoped,
+                hosts_heard=len(self._scope.hosts) if self.scoped else len(hosts),
+                hosts_total=len(hosts),
+                vms_in_scope=len(vms),
+                hints_last_minute=self._discovery.calls_last_minute(),
+            )
             self._snapshot = SessionInventory(
                 name=self.name,
                 state=self._state,
-                synced=self._synced and not unasked,
+                synced=self._synced and not unasked and in_scope,
                 hosts=hosts,
                 vms=vms,
                 dv_portgroups=dvpgs,
@@ -287,6 +358,9 @@ class VcenterSession:
     def _hosts_changed(self, store: InventoryStore) -> None:
         """Schedule hints for new and reconnected hosts; forget removed ones. Holds _lock."""
         hosts = store.hosts()
+        if self.scoped:
+            self._scoped_hosts_changed(store)
+            return
         now = time.monotonic()
         for m, host in hosts.items():
             was_up = self._host_up.get(m)
@@ -300,6 +374,50 @@ class VcenterSession:
             self._merged.pop(m, None)
             self._hinted.discard(m)
         if any(due <= now for due in self._hint_due.values()):
+            self._wake.set()
+
+    def _scoped_hosts_changed(self, store: InventoryStore) -> None:
+        """Tell discovery what each host looks like now; rescope. Holds _lock."""
+        hosts = store.hosts()
+        listed = self._scope.listed()
+        signals: dict[str, HostSignal] = {}
+        for m, host in hosts.items():
+            nics, links = store.links(m)
+            uplinks: Optional[frozenset[str]] = None
+            if m in listed:
+                uplinks = frozenset(u for sw in host.switches for u in sw.uplinks)
+            signals[m] = HostSignal(host.connected, links, nics, uplinks)
+        for m in [m for m in self._neighbors if m not in hosts]:
+            self._neighbors.pop(m, None)
+            self._merged.pop(m, None)
+            self._hinted.discard(m)
+            self._per_vmnic.discard(m)
+        if self._discovery.update(signals):
+            self._wake.set()
+        self._rescope()
+
+    def _heard_here(self, heard: Mapping[str, tuple[Neighbor, ...]]) -> bool:
+        """Whether a host's neighbours name this switch. Holds _lock."""
+        ident = self._identity
+        return ident is not None and any(
+            ident.matches(n.device_id) for ns in heard.values() for n in ns
+        )
+
+    def _rescope(self) -> None:
+        """What the scope should hold now: hosts heard here or named by ``static_hosts``
+        (never heard, yet the planner maps their vmnics here), VMs migrating to them."""
+        if not self.scoped:
+            return
+        store = self._store
+        hosts = store.hosts() if store is not None else {}
+        heard = frozenset(
+            m for m, nb in self._neighbors.items() if m in hosts and self._heard_here(nb)
+        )
+        heard |= static_in_scope(hosts, self._static)
+        migrations = {vm: mg.dest_host for vm, mg in self._migrations.migrations().items()}
+        vm_hosts = store.vm_hosts() if store is not None else {}
+        self._scope.want(heard, migrations, vm_hosts)
+        if self._scope.diff() != ([], []):
             self._wake.set()
 
     # -- the watcher thread ----------------------------------------------------------------------
@@ -411,47 +529,66 @@ class VcenterSession:
             wait_timeout=t.wait_seconds + t.grace,
             max_object_updates=t.max_object_updates,
             event_page_size=t.event_page_size,
+            scoped=self.scoped,
         )
         with self._lock:
             self._watch = watch
-        watch.create()
+        watch.create()  # scoped: an empty list; the helper fills it (see _sync_scope)
+        with self._lock:
+            self._scope.reset(frozenset())
         store = InventoryStore(self._log.warning)
         tracker = self._new_tracker()
         version = ""
         synced = False
+        at_once = False
         while not self._stopping.is_set():
             with self._lock:
                 if self._resyncing:
                     raise ConnectionLost("resynchronising (requested)")
-            update = watch.wait(version)
+                token = self._scope.poll_started()
+            update = watch.wait(version, at_once=at_once)
             if self._stopping.is_set():
                 return
+            truncated = update is not None and bool(getattr(update, "truncated", False))
+            with self._lock:
+                was_delivered = self._scope.delivered()
+                if not truncated:
+                    self._scope.poll_complete(token)
+                # A scope change applied while this poll ran: read what it brought at once.
+                at_once = self._scope.behind(token)
+                now_delivered = self._scope.delivered() and not was_delivered
             if update is None:
+                if synced and now_delivered:
+                    self._publish()  # the scope's last change is in: synchronised again
                 continue
             version = str(update.version)
             if synced:
                 with self._lock:
-                    changed = self._apply(update, store, tracker)
+                    changed = self._apply(update, store, tracker, watch)
                 changed |= self._refetch(update, store, tracker, watch, locked=True)
                 if changed:
                     with self._lock:
                         self._hosts_changed(store)
+                if changed or now_delivered:
                     self._publish()
                 continue
-            self._apply(update, store, tracker)
+            self._apply(update, store, tracker, watch)
             self._refetch(update, store, tracker, watch, locked=False)
             self._read = (len(store.hosts()), len(store.vms()))
-            if getattr(update, "truncated", False):
+            if truncated:
                 continue
             self._adopt(store, tracker)
             synced = True
             self._synced_this_time = True
 
-    def _apply(self, update: Any, store: InventoryStore, tracker: MigrationTracker) -> bool:
+    def _apply(
+        self, update: Any, store: InventoryStore, tracker: MigrationTracker, watch: Watch
+    ) -> bool:
         """Apply one UpdateSet to ``store`` and ``tracker``; True when something changed."""
         events_changed = False
         touched = False
         for filter_update in update.filterSet or []:
+            scope_paths = SCOPED_HOST_PATHS if watch.from_scope(filter_update.filter) else None
             for obj_update in filter_update.objectSet or []:
                 obj = obj_update.obj
                 kind = kind_of(obj)
@@ -471,10 +608,11 @@ class VcenterSession:
                     str(obj_update.kind),
                     [(str(c.name), str(c.op), c.val) for c in changes],
                     [str(m.path) for m in obj_update.missingSet or []],
+                    scope_paths=scope_paths,
                 )
                 touched = True
         inventory_changed = store.refresh() if touched else False
-        pruned = tracker.prune(store.vm_hosts())
+        pruned = tracker.prune(store.vm_hosts(), partial=self.scoped)
         return inventory_changed or events_changed or pruned
 
     def _refetch(
@@ -491,13 +629,15 @@ class VcenterSession:
         if not wanted:
             return False
         objs = [o for o in self._objects(update) if (kind_of(o), moid(o)) in wanted]
-        values = watch.fetch(objs)
+        with self._lock:
+            listed = self._scope.listed()
+        values = watch.fetch(objs, listed)
         lock: ContextManager[Any] = self._lock if locked else contextlib.nullcontext()
         with lock:
             for obj_moid, (kind, props) in values.items():
                 store.replace(kind, obj_moid, props)
             changed = store.refresh()
-            return tracker.prune(store.vm_hosts()) or changed
+            return tracker.prune(store.vm_hosts(), partial=self.scoped) or changed
 
     @staticmethod
     def _objects(update: Any) -> list[Any]:
@@ -513,6 +653,8 @@ class VcenterSession:
             self._merged = {m: v for m, v in self._merged.items() if m in hosts}
             self._hint_due = {}
             self._host_up = {}
+            if self.scoped:  # after a reconnect, every host is asked again at once
+                self._discovery.update({})
             self._hosts_changed(store)
             self._keepalive_due = time.monotonic() + self._timing.keepalive_interval
             self._set_state(SessionState.CONNECTED)
@@ -545,6 +687,8 @@ class VcenterSession:
                 conn.abort(reason)
         if conn is not None and connected and not conn.aborted:
             self._refresh_hints(conn)
+            if self.scoped:
+                self._sync_scope(conn)
             if time.monotonic() >= self._keepalive_due:
                 self._keepalive_due = time.monotonic() + t.keepalive_interval
                 try:
@@ -555,14 +699,19 @@ class VcenterSession:
                     self._log.info("keep-alive: %s", e)
         with self._lock:
             store = self._store
-            pruned = store is not None and self._migrations.prune(store.vm_hosts())
+            pruned = store is not None and self._migrations.prune(
+                store.vm_hosts(), partial=self.scoped
+            )
         if pruned:
             self._publish()
 
     def _refresh_hints(self, conn: Connection) -> None:
         unpublished = [False]  # a host's neighbours changed since the last publish
         try:
-            self._ask_hints(conn, unpublished)
+            if self.scoped:
+                self._ask_scoped(conn, unpublished)
+            else:
+                self._ask_hints(conn, unpublished)
         finally:
             if unpublished[0]:
                 self._publish()
@@ -585,6 +734,8 @@ class VcenterSession:
         for host_moid, network_system in due:
             if self._stopping.is_set() or conn.aborted:
                 return
+            with self._lock:
+                self._discovery.asking(host_moid)  # counted for status
             try:
                 answer = conn.network_hints(network_system)
             except (SessionLost, ConnectionLost) as e:
@@ -614,10 +765,117 @@ class VcenterSession:
                 self._publish()
                 unpublished[0], published = False, time.monotonic()
 
+    def _ask_scoped(self, conn: Connection, unpublished: list[bool]) -> None:
+        """QueryNetworkHint for the hosts discovery says are due (scoped sessions)."""
+        work: list[tuple[str, str, frozenset[str], bool]] = []
+        with self._lock:
+            store = self._store
+            if store is None:
+                return
+            hosts = store.hosts()
+            for m in self._discovery.due():
+                ns = store.network_system(m)
+                host = hosts.get(m)
+                if ns is None or host is None or not host.connected:
+                    self._discovery.failed(m)
+                    continue
+                work.append((m, ns, store.links(m)[1], m in self._per_vmnic))
+        published = time.monotonic()
+        for host_moid, network_system, links, per_vmnic in work:
+            if self._stopping.is_set() or conn.aborted:
+                return
+            try:
+                heard = self._query(conn, host_moid, network_system, links, per_vmnic)
+            except (SessionLost, ConnectionLost) as e:
+                if isinstance(e, SessionLost):
+                    conn.abort(f"QueryNetworkHint: {e}", SessionLost)
+                return
+            except VcenterError as e:
+                self._log.info("no network hints for host %s: %s", host_moid, e)
+                with self._lock:
+                    self._discovery.failed(host_moid)
+                    first = host_moid not in self._hinted
+                    self._hinted.add(host_moid)
+                unpublished[0] |= first
+                continue
+            with self._lock:
+                hearing = [d for d, ns in heard.items() if ns]
+                self._discovery.answered(host_moid, self._heard_here(heard), hearing)
+                changed = self._neighbors.get(host_moid) != heard or host_moid not in self._hinted
+                self._hinted.add(host_moid)
+                if changed:
+                    self._neighbors[host_moid] = heard
+                    self._rescope()
+            unpublished[0] |= changed
+            if unpublished[0] and time.monotonic() - published >= HINT_PUBLISH_EVERY:
+                self._publish()
+                unpublished[0], published = False, time.monotonic()
+
+    def _query(
+        self, conn: Connection, host_moid: str, network_system: str, links: frozenset[str],
+        per_vmnic: bool,
+    ) -> dict[str, tuple[Neighbor, ...]]:  # fmt: skip
+        """One host's neighbours: the bulk call, or one call per vmnic with link when the
+        bulk call answers nothing (some ESXi builds do) or answered nothing before."""
+        if not (per_vmnic and links):
+            with self._lock:
+                self._discovery.asking(host_moid)
+            heard = neighbors_from_hints(conn.network_hints(network_system), self._log.warning)
+            if any(heard.values()) or not links:
+                return heard
+            with self._lock:
+                if self._discovery.room() < len(links):
+                    return heard  # asked per vmnic next time, within the ceiling
+        found: dict[str, tuple[Neighbor, ...]] = {}
+        for device in sorted(links):
+            with self._lock:
+                self._discovery.asking(host_moid)
+            answer = conn.network_hints(network_system, [device])
+            for dev, ns in neighbors_from_hints(answer, self._log.warning).items():
+                if dev == device and ns:
+                    found[dev] = ns
+        with self._lock:
+            if found and host_moid not in self._per_vmnic:
+                self._log.info(
+                    "host %s answers QueryNetworkHint only per vmnic; asking it so", host_moid
+                )
+                self._per_vmnic.add(host_moid)
+            elif not found:
+                self._per_vmnic.discard(host_moid)
+        return found
+
+    def _sync_scope(self, conn: Connection) -> None:
+        """ModifyListView to what the scope should hold (hosts heard here, VMs coming)."""
+        with self._lock:
+            watch, store = self._watch, self._store
+            if watch is None or store is None or watch.list_view is None:
+                return
+            add, remove = self._scope.diff()
+            if not add and not remove:
+                return
+            kinds = {m: self._scope.kind(m) for m in add + remove}
+        try:
+            watch.modify_scope([(kinds[m], m) for m in add], [(kinds[m], m) for m in remove])
+        except (SessionLost, ConnectionLost) as e:
+            conn.abort(f"ModifyListView: {e}", type(e))
+            return
+        except VcenterError as e:
+            # An object that just went away: the next change of the inventory rescopes.
+            self._log.info("cannot change the scope (+%d -%d): %s", len(add), len(remove), e)
+            return
+        with self._lock:
+            self._scope.applied(add, remove)
+            heard, coming = len(self._scope.hosts), len(self._scope.vms)
+        self._log.info(
+            "scope: %d in, %d out (%d hosts heard here, %d VMs migrating to them)",
+            len(add), len(remove), heard, coming,
+        )  # fmt: skip
+        self._publish()
+
     def _cleanup(self, conn: Connection, watch: Optional[Watch]) -> None:
         if watch is not None:
             watch.destroy()
         conn.logout()
 
 
-__all__ = ["SessionTiming", "SyncProgress", "VcenterSession"]
+__all__ = ["SessionFigures", "SessionTiming", "SyncProgress", "VcenterSession"]

@@ -27,7 +27,7 @@ from typing import Any, Mapping, Union
 
 Shape = Union[None, Mapping[str, Any], "list[Any]"]  # list: [item shape]
 
-_PNIC: Shape = {"key": None, "device": None, "mac": None}
+_PNIC: Shape = {"key": None, "device": None, "mac": None, "linkSpeed": {"speedMb": None}}
 _VSWITCH: Shape = {"name": None, "pnic": None, "spec": {"bridge": {"nicDevice": None}}}
 _PORTGROUP: Shape = {
     "spec": {

@@ -53,14 +53,13 @@ def _usable() -> bool:
     )
 
 
-#: Fields of host network objects the translator never reads and vCenter fills
+#: Fields of host network objects the adapter never reads and vCenter fills
 #: generously (a portgroup's computed policy and active ports, a NIC's link modes).
 SKIPPED_FIELDS: dict[Any, frozenset[str]] = {
     vim.host.PortGroup: frozenset({"port", "computedPolicy"}),
     vim.host.VirtualSwitch.Specification: frozenset({"policy"}),
-    vim.host.PhysicalNic: frozenset(
-        {"linkSpeed", "validLinkSpecification", "spec", "fcoeConfiguration"}
-    ),
+    # linkSpeed stays: it says whether the NIC has link (neighbour discovery reads it).
+    vim.host.PhysicalNic: frozenset({"validLinkSpecification", "spec", "fcoeConfiguration"}),
     vim.host.NetworkPolicy: frozenset({"security", "offloadPolicy", "shapingPolicy"}),
     vim.host.NetworkPolicy.NicTeamingPolicy: frozenset({"failureCriteria"}),
     vim.host.VirtualNic: frozenset({"port"}),

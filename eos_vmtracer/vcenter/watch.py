@@ -1,4 +1,4 @@
-"""The property-collector filter a session watches, and its long poll.
+"""The property-collector filters a session watches, and their long poll.
 
 What this module is for: create one container view over hosts, VMs, distributed
 portgroups and distributed switches, one event collector for migration events, and
@@ -6,8 +6,17 @@ one property filter over both (only the properties the agent needs); then wait f
 updates (``WaitForUpdatesEx``, versioned, bounded in time and size), read objects
 again when needed, and destroy what it created.
 
-It must never poll objects one by one at steady state, never create more than one
-filter, and never leave its view, collector or filter behind when told to stop.
+Scoped (``scoped=True``, what the agent runs), the container view holds hosts,
+distributed portgroups and switches only, and the filter over it reads of a host only
+what neighbour discovery needs (:data:`LIGHT_HOST_PATHS`). A second filter, on the
+same collector, watches a ListView of the objects in scope (the hosts heard on this
+switch, and VMs migrating to them) with traversal from each host to its VMs: the
+rest of the hosts' network configuration and every property of those VMs. The
+session changes the list with :meth:`Watch.modify_scope` (ModifyListView) as
+cabling changes; the collector then reports objects entering and leaving it.
+
+It must never poll objects one by one at steady state, never create more than two
+filters, and never leave its views, collector or filters behind when told to stop.
 """
 
 from __future__ import annotations
@@ -20,6 +29,7 @@ from eos_vmtracer.vcenter.errors import VcenterError
 from eos_vmtracer.vcenter.inventory import PATHS
 from eos_vmtracer.vcenter.migrations import EVENT_TYPES
 from eos_vmtracer.vcenter.pyvmomi import vim, vmodl
+from eos_vmtracer.vcenter.translate import HOST_PATHS, VM_PATHS
 
 _PC = vmodl.query.PropertyCollector
 
@@ -30,6 +40,16 @@ TYPES: dict[str, Any] = {
     "dvpg": vim.dvs.DistributedVirtualPortgroup,
     "dvs": vim.DistributedVirtualSwitch,
 }
+
+#: What the scoped session reads of every host: enough to find its cabling.
+LIGHT_HOST_PATHS = (
+    "name",
+    "runtime.connectionState",
+    "configManager.networkSystem",
+    "config.network.pnic",
+)
+#: The rest of a host's properties, read only while the host is in scope.
+SCOPED_HOST_PATHS = tuple(p for p in HOST_PATHS if p not in LIGHT_HOST_PATHS)
 
 
 def kind_of(obj: Any) -> Optional[str]:
@@ -53,8 +73,12 @@ class Watch:
         wait_timeout: float,
         max_object_updates: int,
         event_page_size: int,
+        scoped: bool = False,
     ) -> None:
         self.conn = conn
+        self.scoped = scoped
+        self.list_view: Any = None
+        self.scope_filter: Any = None
         self.wait_timeout = wait_timeout
         self.event_page_size = event_page_size
         self.view: Any = None
@@ -65,16 +89,18 @@ class Watch:
             maxWaitSeconds=wait_seconds, maxObjectUpdates=max_object_updates
         )
 
-    def create(self) -> None:
-        """The container view, the event collector and the filter over both."""
+    def create(self, listed: tuple[tuple[str, str], ...] = ()) -> None:
+        """The container view, the event collector and the filter over both; scoped,
+        also the ListView of ``listed`` ((kind, moid) pairs) and its filter."""
         conn = self.conn
         content = conn.content
         self.pc = content.propertyCollector
+        kinds = [k for k in TYPES if not (self.scoped and k == "vm")]
         self.view = conn.call(
             "CreateContainerView",
             content.viewManager.CreateContainerView,
             content.rootFolder,
-            list(TYPES.values()),
+            [TYPES[k] for k in kinds],
             True,
         )
         events = vim.event.EventFilterSpec(
@@ -94,34 +120,89 @@ class Watch:
                 _PC.ObjectSpec(obj=self.collector, skip=False),
             ],
             propSet=[
-                *(_PC.PropertySpec(type=TYPES[kind], pathSet=list(PATHS[kind])) for kind in TYPES),
+                *(_PC.PropertySpec(type=TYPES[k], pathSet=list(self._paths(k))) for k in kinds),
                 _PC.PropertySpec(type=vim.event.EventHistoryCollector, pathSet=["latestPage"]),
             ],
         )
         self.filter = conn.call("CreateFilter", self.pc.CreateFilter, spec, False)
+        if self.scoped:
+            self._create_scope(listed)
 
-    def wait(self, version: str) -> Any:
-        """One long poll: the next UpdateSet, or None when nothing changed in time."""
+    def _paths(self, kind: str, in_scope: bool = False) -> tuple[str, ...]:
+        if self.scoped and kind == "host":
+            return HOST_PATHS if in_scope else LIGHT_HOST_PATHS
+        return tuple(PATHS[kind])
+
+    def _create_scope(self, listed: tuple[tuple[str, str], ...]) -> None:
+        conn = self.conn
+        self.list_view = conn.call(
+            "CreateListView",
+            conn.content.viewManager.CreateListView,
+            [self.ref(kind, m) for kind, m in listed],
+        )
+        host_vms = _PC.TraversalSpec(name="hostVms", type=vim.HostSystem, path="vm", skip=False)
+        listed_objects = _PC.TraversalSpec(
+            name="traverseList", type=vim.view.ListView, path="view", skip=False,
+            selectSet=[host_vms],
+        )  # fmt: skip
+        spec = _PC.FilterSpec(
+            objectSet=[_PC.ObjectSpec(obj=self.list_view, skip=True, selectSet=[listed_objects])],
+            propSet=[
+                _PC.PropertySpec(type=vim.HostSystem, pathSet=list(SCOPED_HOST_PATHS)),
+                _PC.PropertySpec(type=vim.VirtualMachine, pathSet=list(VM_PATHS)),
+            ],
+        )
+        self.scope_filter = conn.call("CreateFilter", self.pc.CreateFilter, spec, False)
+
+    def ref(self, kind: str, obj_moid: str) -> Any:
+        """A managed-object reference to a host or VM by id."""
+        return TYPES[kind](obj_moid, self.conn.stub)
+
+    def modify_scope(self, add: list[tuple[str, str]], remove: list[tuple[str, str]]) -> None:
+        """ModifyListView: ((kind, moid) pairs) into and out of the scope."""
+        self.conn.call(
+            "ModifyListView",
+            self.list_view.ModifyListView,
+            [self.ref(k, m) for k, m in add],
+            [self.ref(k, m) for k, m in remove],
+        )
+
+    def from_scope(self, filter_ref: Any) -> bool:
+        """True when an update came from the scope's filter."""
+        return self.scope_filter is not None and getattr(filter_ref, "_moId", None) == getattr(
+            self.scope_filter, "_moId", ""
+        )
+
+    def wait(self, version: str, *, at_once: bool = False) -> Any:
+        """One long poll: the next UpdateSet, or None when nothing changed in time
+        (``at_once``: what is there now, without waiting)."""
+        options = self.options
+        if at_once:
+            options = _PC.WaitOptions(maxWaitSeconds=0, maxObjectUpdates=options.maxObjectUpdates)
         return self.conn.call(
             "WaitForUpdatesEx",
             self.pc.WaitForUpdatesEx,
             version,
-            self.options,
+            options,
             timeout=self.wait_timeout,
         )
 
-    def fetch(self, objs: list[Any]) -> dict[str, tuple[str, dict[str, Any]]]:
-        """Read the watched properties of ``objs`` again: moid -> (kind, path -> value)."""
-        by_kind: dict[str, list[Any]] = {}
+    def fetch(
+        self, objs: list[Any], in_scope: frozenset[str] = frozenset()
+    ) -> dict[str, tuple[str, dict[str, Any]]]:
+        """Read the watched properties of ``objs`` again: moid -> (kind, path -> value)
+        (a scoped session reads all of a host's only when it is ``in_scope``)."""
+        by_kind: dict[tuple[str, bool], list[Any]] = {}
         for obj in objs:
             kind = kind_of(obj)
             if kind in TYPES:
-                by_kind.setdefault(kind, []).append(obj)
+                by_kind.setdefault((kind, obj._moId in in_scope), []).append(obj)
         out: dict[str, tuple[str, dict[str, Any]]] = {}
-        for kind, members in by_kind.items():
+        for (kind, scoped), members in by_kind.items():
+            paths = self._paths(kind, scoped)
             spec = _PC.FilterSpec(
                 objectSet=[_PC.ObjectSpec(obj=o, skip=False) for o in members],
-                propSet=[_PC.PropertySpec(type=TYPES[kind], pathSet=list(PATHS[kind]))],
+                propSet=[_PC.PropertySpec(type=TYPES[kind], pathSet=list(paths))],
             )
             result = self.conn.call(
                 "RetrievePropertiesEx", self.pc.RetrievePropertiesEx, [spec], _PC.RetrieveOptions()
@@ -139,8 +220,10 @@ class Watch:
         return out
 
     def destroy(self, timeout: float = 5.0) -> None:
-        """Destroy the filter, the view and the collector (best effort)."""
+        """Destroy the filters, the views and the collector (best effort)."""
         for what, obj, method in (
+            ("DestroyPropertyFilter", self.scope_filter, "Destroy"),
+            ("DestroyView", self.list_view, "Destroy"),
             ("DestroyPropertyFilter", self.filter, "Destroy"),
             ("DestroyView", self.view, "Destroy"),
             ("DestroyCollector", self.collector, "DestroyCollector"),
@@ -150,6 +233,7 @@ class Watch:
             with contextlib.suppress(VcenterError):
                 self.conn.call(what, getattr(obj, method), timeout=timeout)
         self.filter = self.view = self.collector = None
+        self.scope_filter = self.list_view = None
 
 
-__all__ = ["TYPES", "Watch", "kind_of"]
+__all__ = ["LIGHT_HOST_PATHS", "SCOPED_HOST_PATHS", "TYPES", "Watch", "kind_of"]

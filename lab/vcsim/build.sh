@@ -164,7 +164,83 @@ patch --quiet --forward --no-backup-if-mismatch "$overlay/property_collector.go"
  func (pc *PropertyCollector) WaitForUpdates(ctx *Context, r *types.WaitForUpdates) soap.HasFault {
  	body := &methods.WaitForUpdatesBody{}
 PATCH
-printf '{"Replace": {"%s": "%s"}}\n' "$pc_src" "$overlay/property_collector.go" >"$overlay/overlay.json"
+# A third fix, in the property collector's collect of a filter's objects: an object
+# that the filter's traversal no longer reaches (a host taken out of a ListView, a VM
+# that moved to a host outside it) leaves the filter, as on vCenter; the simulator
+# only reported objects that were deleted.
+patch --quiet --forward --no-backup-if-mismatch "$overlay/property_collector.go" <<'PATCH' \
+  || die "the simulator's leave patch does not apply to $pc_src (another govmomi version?)"
+--- a/simulator/property_collector.go
++++ b/simulator/property_collector.go
+@@ -603,7 +603,9 @@
+ 			Filter: ref,
+ 		}
+ 
++		found := make(map[types.ManagedObjectReference]bool, len(res.Objects)) // eos-vmtracer lab
+ 		for _, o := range res.Objects {
++			found[o.Obj] = true
+ 			if _, ok := filter.refs[o.Obj]; ok {
+ 				continue
+ 			}
+@@ -624,6 +626,17 @@
+ 			fu.ObjectSet = append(fu.ObjectSet, ou)
+ 		}
+ 
++		// eos-vmtracer lab: objects the filter's traversal no longer reaches leave it.
++		for obj := range filter.refs {
++			if !found[obj] {
++				delete(filter.refs, obj)
++				fu.ObjectSet = append(fu.ObjectSet, types.ObjectUpdate{
++					Obj:  obj,
++					Kind: types.ObjectUpdateKindLeave,
++				})
++			}
++		}
++
+ 		if len(fu.ObjectSet) != 0 {
+ 			update.FilterSet = append(update.FilterSet, fu)
+ 		}
+PATCH
+# A fourth, in the registry: every session's property collector has the singleton's
+# reference, and update handlers were kept by reference, so only the last session to
+# wait got updates (a second client silently starved the first). Keyed per instance.
+reg_src=$gopath/src/github.com/vmware/govmomi/simulator/registry.go
+cp "$reg_src" "$overlay/registry.go"
+patch --quiet --forward --no-backup-if-mismatch "$overlay/registry.go" <<'PATCH' \
+  || die "the simulator's handler patch does not apply to $reg_src (another govmomi version?)"
+--- a/simulator/registry.go
++++ b/simulator/registry.go
+@@ -141,17 +141,25 @@
+ // AddHandler adds a RegisterObject handler to the Registry.
+ func (r *Registry) AddHandler(h RegisterObject) {
+ 	r.m.Lock()
+-	r.handlers[h.Reference()] = h
++	r.handlers[handlerKey(h)] = h
+ 	r.m.Unlock()
+ }
+ 
+ // RemoveHandler removes a RegisterObject handler from the Registry.
+ func (r *Registry) RemoveHandler(h RegisterObject) {
+ 	r.m.Lock()
+-	delete(r.handlers, h.Reference())
++	delete(r.handlers, handlerKey(h))
+ 	r.m.Unlock()
+ }
+ 
++// handlerKey tells apart handlers that share a reference (each session's property
++// collector has the singleton's). eos-vmtracer lab.
++func handlerKey(h RegisterObject) types.ManagedObjectReference {
++	ref := h.Reference()
++	ref.Value = fmt.Sprintf("%s@%p", ref.Value, h)
++	return ref
++}
++
+ // NewEntity sets Entity().Self with a new, unique Value.
+ // Useful for creating object instances from templates.
+ func (r *Registry) NewEntity(item mo.Entity) mo.Entity {
+PATCH
+printf '{"Replace": {"%s": "%s", "%s": "%s"}}\n' "$pc_src" "$overlay/property_collector.go" \
+  "$reg_src" "$overlay/registry.go" >"$overlay/overlay.json"
 
 tmp=$(mktemp "$out.XXXXXX")
 trap 'rm -f "$tmp"' EXIT

@@ -62,6 +62,7 @@ func (l *Lab) controlMux() *http.ServeMux {
 	}
 	handle("/lab/state", func(ctx context.Context, _ json.RawMessage) (interface{}, error) { return l.state(), nil })
 	handle("/lab/counters", func(ctx context.Context, _ json.RawMessage) (interface{}, error) { return l.counters(), nil })
+	handle("/lab/bytes", func(ctx context.Context, _ json.RawMessage) (interface{}, error) { return l.sentBytes(), nil })
 	handle("/lab/counters/reset", func(ctx context.Context, _ json.RawMessage) (interface{}, error) {
 		l.resetCounters()
 		return nil, nil
@@ -77,6 +78,8 @@ func (l *Lab) controlMux() *http.ServeMux {
 	handle("/lab/portgroup/vlan", l.apiPortgroupVlan)
 	handle("/lab/dvportgroup/vlan", l.apiDVPortgroupVlan)
 	handle("/lab/host/connection", l.apiHostConnection)
+	handle("/lab/host/link", l.apiHostLink)
+	handle("/lab/host/bulk-hint", l.apiBulkHint)
 	return mux
 }
 
@@ -695,4 +698,76 @@ func (l *Lab) apiHostConnection(ctx context.Context, body json.RawMessage) (inte
 		}
 	}
 	return nil, l.post(ctx, ev)
+}
+
+// apiHostLink takes a host's physical NIC's link down or up, as ESXi reports it:
+// config.network.pnic[].linkSpeed unset while the link is down (the property
+// collector reports the whole config.network.pnic as changed). A NIC without link
+// hears no neighbour (QueryNetworkHint names none for it).
+func (l *Lab) apiHostLink(_ context.Context, body json.RawMessage) (interface{}, error) {
+	var req struct {
+		Host  string `json:"host"`
+		Vmnic string `json:"vmnic"`
+		Up    bool   `json:"up"`
+	}
+	if err := decode(body, &req); err != nil {
+		return nil, err
+	}
+	l.mu.Lock()
+	_, host, err := l.hostRef(req.Host)
+	l.mu.Unlock()
+	if err != nil {
+		return nil, err
+	}
+	found := false
+	simulator.Map.WithLock(host, func() {
+		if host.Config == nil || host.Config.Network == nil {
+			return
+		}
+		pnics := append([]types.PhysicalNic(nil), host.Config.Network.Pnic...)
+		for i := range pnics {
+			if pnics[i].Device != req.Vmnic {
+				continue
+			}
+			found = true
+			if req.Up {
+				pnics[i].LinkSpeed = &types.PhysicalNicLinkInfo{SpeedMb: 10000, Duplex: true}
+			} else {
+				pnics[i].LinkSpeed = nil
+			}
+		}
+		if found {
+			simulator.Map.Update(host, []types.PropertyChange{{Name: "config.network.pnic", Val: pnics}})
+		}
+	})
+	if !found {
+		return nil, badRequest("host %s has no physical NIC %q", req.Host, req.Vmnic)
+	}
+	return nil, nil
+}
+
+// apiBulkHint makes a host answer QueryNetworkHint without a device argument with an
+// empty list (as some ESXi 6.x/7.x builds are reported to); asked per vmnic, it answers.
+func (l *Lab) apiBulkHint(_ context.Context, body json.RawMessage) (interface{}, error) {
+	var req struct {
+		Host  string `json:"host"`
+		Empty bool   `json:"empty"`
+	}
+	if err := decode(body, &req); err != nil {
+		return nil, err
+	}
+	l.mu.Lock()
+	_, _, err := l.hostRef(req.Host)
+	l.mu.Unlock()
+	if err != nil {
+		return nil, err
+	}
+	l.nmu.Lock()
+	defer l.nmu.Unlock()
+	if req.Empty {
+		l.bulkEmpty[req.Host] = true
+	} else {
+		delete(l.bulkEmpty, req.Host)
+	}
+	return nil, nil
 }

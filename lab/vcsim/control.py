@@ -56,6 +56,14 @@ class LabControl:
         """SOAP requests received, by method (plus ``"GET /path"`` for plain requests)."""
         return {str(k): int(v) for k, v in self._call("counters").items()}
 
+    def sent_bytes(self) -> dict[str, int]:
+        """Response bytes sent to clients, by SOAP method (reset with the counters)."""
+        return {str(k): int(v) for k, v in self._call("bytes")["bytes"].items()}
+
+    def update_answers(self) -> int:
+        """WaitForUpdatesEx answers that carried updates (reset with the counters)."""
+        return int(self._call("bytes")["update_answers"])
+
     def reset_counters(self) -> None:
         self._call("counters/reset", {})
 
@@ -139,6 +147,16 @@ class LabControl:
     def set_host_connected(self, host: str, connected: bool) -> None:
         """Disconnect or reconnect a host (runtime.connectionState, and its VMs')."""
         self._call("host/connection", {"host": host, "connected": connected})
+
+    def set_link(self, host: str, vmnic: str, up: bool) -> None:
+        """Take a physical NIC's link down or up (``config.network.pnic[].linkSpeed``
+        unset or set, seen by the property collector); without link it hears nobody."""
+        self._call("host/link", {"host": host, "vmnic": vmnic, "up": up})
+
+    def set_bulk_hint_empty(self, host: str, empty: bool = True) -> None:
+        """Make ``host`` answer QueryNetworkHint without devices with nothing (it still
+        answers per vmnic), as some ESXi builds do."""
+        self._call("host/bulk-hint", {"host": host, "empty": empty})
 
     def add_vm(
         self, name: str, host: str, nics: Sequence[dict[str, Any]], power: str = "on"

@@ -1,7 +1,8 @@
 // The lab's front: every SOAP request passes through here before the simulator.
 // It counts requests by method, can stall a method (to test watchdogs), and answers
 // QueryNetworkHint with CDP and LLDP neighbours from lab state, which the simulator
-// does not know. Everything else goes to govmomi's simulator unchanged.
+// does not know (per vmnic when the call names devices; none for a NIC without link;
+// nothing at all, for a host switched to, when the call names none). Everything else goes to govmomi's simulator unchanged.
 //
 // It must never wrap simulator objects with simulator.Map.Put (that breaks property
 // retrieval of the wrapped object) and never change a request on its way through.
@@ -58,11 +59,14 @@ type Lab struct {
 	vms          map[string]types.ManagedObjectReference
 	macSeq       int
 
-	nmu       sync.Mutex // guards neighbors
+	nmu       sync.Mutex // guards neighbors and bulkEmpty
 	neighbors map[string]map[string]NeighborSpec
+	bulkEmpty map[string]bool // hosts whose QueryNetworkHint without devices answers nothing
 
-	cmu      sync.Mutex // guards counts, stalls, sessions
+	cmu      sync.Mutex // guards counts, bytes, stalls, sessions
 	counts   map[string]int64
+	bytes    map[string]int64 // response bytes sent, by method
+	changes  int64            // WaitForUpdatesEx answers that carried updates
 	stalls   map[string]chan struct{}
 	sessions map[string]bool
 
@@ -82,7 +86,9 @@ func newLab(s *Scenario, client *vim25.Client, dataDir string) *Lab {
 		dvpgs:        map[string]dvpgInfo{},
 		vms:          map[string]types.ManagedObjectReference{},
 		neighbors:    map[string]map[string]NeighborSpec{},
+		bulkEmpty:    map[string]bool{},
 		counts:       map[string]int64{},
+		bytes:        map[string]int64{},
 		stalls:       map[string]chan struct{}{},
 		sessions:     map[string]bool{},
 	}
@@ -161,7 +167,37 @@ func (l *Lab) counters() map[string]int64 {
 func (l *Lab) resetCounters() {
 	l.cmu.Lock()
 	l.counts = map[string]int64{}
+	l.bytes = map[string]int64{}
+	l.changes = 0
 	l.cmu.Unlock()
+}
+
+// sentBytes is the response bytes sent since the last reset, by SOAP method, and how
+// many long-poll answers carried updates (an idle one carries none).
+func (l *Lab) sentBytes() map[string]interface{} {
+	l.cmu.Lock()
+	defer l.cmu.Unlock()
+	out := make(map[string]int64, len(l.bytes))
+	for k, v := range l.bytes {
+		out[k] = v
+	}
+	return map[string]interface{}{"bytes": out, "update_answers": l.changes}
+}
+
+// countingWriter counts the body bytes of a response, for sentBytes.
+type countingWriter struct {
+	http.ResponseWriter
+	n       int64
+	updates bool // the body names a filterSet: an UpdateSet with changes
+}
+
+func (c *countingWriter) Write(b []byte) (int, error) {
+	n, err := c.ResponseWriter.Write(b)
+	c.n += int64(n)
+	if !c.updates && bytes.Contains(b, []byte("filterSet>")) {
+		c.updates = true
+	}
+	return n, err
 }
 
 // setStall makes requests for method wait (on) until it is cleared (off).
@@ -232,6 +268,16 @@ func (l *Lab) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	l.noteSession(r)
 	l.waitStall(r, req.method)
 	r.Body = io.NopCloser(bytes.NewReader(body))
+	cw := &countingWriter{ResponseWriter: w}
+	defer func() {
+		l.cmu.Lock()
+		l.bytes[req.method] += cw.n
+		if cw.updates && req.method == "WaitForUpdatesEx" {
+			l.changes++
+		}
+		l.cmu.Unlock()
+	}()
+	w = cw
 	switch req.method {
 	case "QueryNetworkHint":
 		l.queryNetworkHint(w, r, req)
@@ -356,6 +402,9 @@ func (l *Lab) hintInfo(hostName string, pnics []types.PhysicalNic, devices []str
 	}
 	l.nmu.Lock()
 	defer l.nmu.Unlock()
+	if len(wanted) == 0 && l.bulkEmpty[hostName] {
+		return nil
+	}
 	var out []types.PhysicalNicHintInfo
 	for _, pnic := range pnics {
 		if len(wanted) > 0 && !wanted[pnic.Device] {
@@ -363,6 +412,9 @@ func (l *Lab) hintInfo(hostName string, pnics []types.PhysicalNic, devices []str
 		}
 		info := types.PhysicalNicHintInfo{Device: pnic.Device}
 		n := l.neighbors[hostName][pnic.Device]
+		if pnic.LinkSpeed == nil {
+			n = NeighborSpec{} // no link, no frames: nobody heard
+		}
 		if c := n.CDP; c != nil {
 			ttl := c.TTL
 			if ttl == 0 {

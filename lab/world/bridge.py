@@ -8,7 +8,9 @@ neighbours with ``lldpcli`` (JSON) and, when they differ from what it last
 told vCenter, pushes them with ``LabControl.set_neighbors`` — device ID, port
 ID, management address, platform, software version and TTL exactly as lldpd
 parsed them from the agent's frames. A neighbour lldpd forgot (TTL expired, link
-down) is cleared in vCenter too.
+down) is cleared in vCenter too. It also mirrors each cabled vmnic's link (the
+interface is there and up in the host's namespace, or not) as ESXi reports it:
+``LabControl.set_link`` (``config.network.pnic[].linkSpeed``).
 
 It must never invent a neighbour (only what lldpd reports is pushed), never touch
 a vmnic that is not cabled (a scenario may preset those), and never die on a
@@ -80,6 +82,7 @@ class NeighborBridge:
         self.errors: list[str] = []
         self.rounds = 0
         self._told: dict[tuple[str, str], Optional[dict[str, Any]]] = {}  # (host, vmnic) -> spec
+        self._links: dict[tuple[str, str], bool] = {}  # (host, vmnic) -> link told to vCenter
         self._heard: dict[str, list[LldpNeighbor]] = {}
         self._lock = threading.Lock()  # one round at a time (thread and sync_now)
         self._stop = threading.Event()
@@ -109,6 +112,8 @@ class NeighborBridge:
         with self._lock:
             for key in [k for k in self._told if self.vcenter_of[k[0]] == vcenter]:
                 del self._told[key]
+            for key in [k for k in self._links if self.vcenter_of[k[0]] == vcenter]:
+                del self._links[key]
 
     def sync_now(self) -> int:
         """One round: read every host's lldpd, push the differences; returns how many."""
@@ -122,6 +127,7 @@ class NeighborBridge:
                     self._error(f"{host}: {e}")
                     continue
                 self._heard[host] = heard
+                pushed += self._mirror_links(host, ns)
                 by_nic = {n.interface: n for n in heard if n.via.upper().startswith("CDP")}
                 for vmnic in self.cabled.get(host, ()):
                     neighbor = by_nic.get(vmnic)
@@ -142,6 +148,35 @@ class NeighborBridge:
                     self.pushes.append(Push(time.time(), vcenter, host, vmnic, spec))
                     pushed += 1
             return pushed
+
+    def _mirror_links(self, host: str, ns: HostNamespace) -> int:
+        """Tell vCenter each cabled vmnic's link when it changed; how many were told."""
+        try:
+            links = ns.links()
+        except LabError as e:
+            self._error(f"{host}: {e}")
+            return 0
+        told = 0
+        for vmnic in self.cabled.get(host, ()):
+            rec = links.get(vmnic)
+            up = (
+                rec is not None
+                and "UP" in rec.get("flags", [])
+                and "LOWER_UP" in rec.get("flags", [])
+            )
+            key = (host, vmnic)
+            if self._links.get(key, True) == up:
+                self._links[key] = up
+                continue
+            vcenter = self.vcenter_of[host]
+            try:
+                self._control(vcenter).set_link(host, vmnic, up)
+            except LabControlError as e:
+                self._error(f"{vcenter} {host} {vmnic} link: {e}")
+                continue
+            self._links[key] = up
+            told += 1
+        return told
 
     def _error(self, text: str) -> None:
         if not self.errors or self.errors[-1] != text:

@@ -58,6 +58,7 @@ class Timings:
     cdp_interval: float = 1.0
     cdp_holdtime: int = 10
     hint_interval: float = 1.0
+    discovery_interval: float = 60.0
     eapi_timeout: float = 5.0  # a lost eAPI answer is noticed in seconds, not 30
 
 

@@ -373,18 +373,33 @@ class World:
         """Every syslog record the agent sent (``capture_syslog=True``), as it sent it."""
         return list(self._syslog_records)
 
-    def recable(self, host: str, vmnic: str, port: str) -> None:
-        """Unplug ``host``'s ``vmnic`` and plug it into ``port`` (an unplugged Ethernet).
+    def recable(self, host: str, vmnic: str, port: str, unplugged_for: float = 1.0) -> None:
+        """Unplug ``host``'s ``vmnic`` and, ``unplugged_for`` seconds later (moving a cable
+        takes a moment: the link is seen down), plug it into ``port`` (an unplugged
+        Ethernet).
 
         The old port stays, unplugged. Nothing is told to anyone: the host's lldpd hears
-        the agent's CDP on the new port, and vCenter learns it through the bridge.
+        the agent's CDP on the new port, and vCenter learns it (and the link going down
+        and up) through the bridge.
         """
-        assert self.switch_ns is not None
-        old = self.cabling[(host, vmnic)]
-        if port in self.cabling.values():
-            raise WorldError(f"{port} is already cabled")
+        self.unplug(host, vmnic)
+        time.sleep(unplugged_for)
+        self.plug(host, vmnic, port)
+
+    def unplug(self, host: str, vmnic: str) -> str:
+        """Pull ``host``'s ``vmnic`` cable out (its port stays, unplugged); the port."""
+        old = self.cabling.pop((host, vmnic))
         self.hosts[host].remove_link(vmnic)
         self._unplugged(old)
+        return old
+
+    def plug(self, host: str, vmnic: str, port: str) -> None:
+        """Plug ``host``'s unplugged ``vmnic`` into ``port`` (an unplugged Ethernet)."""
+        assert self.switch_ns is not None
+        if (host, vmnic) in self.cabling:
+            raise WorldError(f"{host} {vmnic} is plugged into {self.cabling[(host, vmnic)]}")
+        if port in self.cabling.values():
+            raise WorldError(f"{port} is already cabled")
         self.switch_ns.delete_link(kernel_name(port))
         self.hosts[host].add_link(kernel_name(port), vmnic)
         self.cabling[(host, vmnic)] = port
@@ -429,6 +444,7 @@ class World:
                 f"allowed_vlans = {q(vc.allowed_vlans)}",
                 f"thumbprint = {q(lab.thumbprint)}",
                 f"hint_interval = {t.hint_interval}",
+                f"discovery_interval = {t.discovery_interval}",
             ]
             options: dict[str, Any] = {}
             if vc.vrf:
