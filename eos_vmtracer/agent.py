@@ -47,6 +47,7 @@ log = logging.getLogger("eos_vmtracer.agent")
 SETTLE = 0.05
 MAX_DELAY = 0.3
 STATUS_GAP = 0.5  # at most two status documents a second (they can be large)
+HEARING_WITHIN = 3.0  # seconds for a host to hear the first CDP frames on a new port
 BACKOFF_MAX = 60.0
 SWITCH_BACKOFF = Backoff(initial=1.0, maximum=BACKOFF_MAX)
 """After a failed eAPI call: about 1 s, doubling to a minute (a permanent error: a minute)."""
@@ -70,7 +71,7 @@ class SessionPort(Protocol):
     def start(self) -> None: ...
     def stop(self, timeout: float = 5.0) -> None: ...
     def snapshot(self) -> SessionInventory: ...
-    def request_hint_refresh(self, host_moid: Optional[str] = None) -> None: ...
+    def expect_hearing(self, within: float) -> None: ...
     def resync(self) -> None: ...
 
 
@@ -173,7 +174,6 @@ class Agent:
         self._next_status = 0.0
         self._last_publish = 0.0
         self._cdp_ports: frozenset[str] = frozenset()
-        self._hint_refresh_at: Optional[float] = None
         self._last_withheld: tuple[Any, ...] = ()
         self._unexpected_seen: dict[tuple[str, str], float] = {}  # kind -> last logged
         self._resyncs: list[resync_mod.Request] = []  # taken by the watcher, not yet done
@@ -264,17 +264,11 @@ class Agent:
         if self._plan is not None and self._plan.next_due is not None:
             work.append(now + (self._plan.next_due - self._clock()))
         deadlines = [max(floor, t) for t in work] + [self._next_status]
-        if self._hint_refresh_at is not None:
-            deadlines.append(self._hint_refresh_at)
         return max(0.0, min(deadlines) - now)
 
     def _tick(self) -> None:
         self._resync()
         now = self._mono()
-        if self._hint_refresh_at is not None and now >= self._hint_refresh_at:
-            self._hint_refresh_at = None
-            for session in self._sessions:
-                session.request_hint_refresh()
         if now >= self._backoff_until:
             applies = self._counters["applies"]
             self.reconcile(reread=now >= self._next_check or self._facts is None)
@@ -569,8 +563,10 @@ class Agent:
         new = frozenset(ports) - self._cdp_ports
         self._cdp_ports = frozenset(ports)
         if new:
-            # ESXi hears the first frames at once; ask vCenter again shortly after.
-            self._hint_refresh_at = self._mono() + 3.0
+            # ESXi hears the first frames at once: each session asks its hosts again
+            # shortly after, and static_hosts waits for the answers (a heard neighbour wins).
+            for session in self._sessions:
+                session.expect_hearing(HEARING_WITHIN)
 
     # -- status ---------------------------------------------------------------------------
     def status_document(self) -> StatusDocument:

@@ -232,9 +232,10 @@ class SessionInventory:
     migrations: Mapping[str, Migration] = field(default_factory=dict)  # by VM moid
     error: str = ""  # the last error, for status
     since: float = 0.0  # when ``state`` was entered
-    #: Hosts (moids) not yet asked for their neighbours (QueryNetworkHint): what they
-    #: hear is unknown, so ``switch.static_hosts`` does not apply to them yet.
-    unasked: frozenset[str] = frozenset()
+    #: Hosts (moids) whose neighbours are not known yet: never asked (QueryNetworkHint),
+    #: or asked before they could hear this switch's first CDP frames. What they hear
+    #: is unknown, so ``switch.static_hosts`` does not apply to them yet.
+    unsettled: frozenset[str] = frozenset()
 
 
 @dataclass(frozen=True)

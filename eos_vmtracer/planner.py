@@ -192,7 +192,7 @@ def _resolve_ports(
     for session in inventory.sessions:
         for host in session.hosts.values():
             # Until a host was asked what it hears, static_hosts waits (heard wins).
-            statics = table.ports(host.name) if host.moid not in session.unasked else ()
+            statics = table.ports(host.name) if host.moid not in session.unsettled else ()
             for nic in host.nics:
                 key = (session.name, host.moid, nic.device)
                 for neighbor in nic.neighbors:

@@ -137,13 +137,13 @@ class Discovery:
         h.last_asked = now
         self._after_ask(h, now)
 
-    def refresh(self, host: Optional[str] = None) -> None:
+    def refresh(self, host: Optional[str] = None, at: Optional[float] = None) -> None:
         """Ask ``host`` (None: every host; the switch began sending CDP on new ports, so
-        any of them may hear it now) at once."""
-        now = self._clock()
+        any of them may hear it now) at once, or no later than ``at`` (clock seconds)."""
+        when = self._clock() if at is None else at
         for m, h in self._hosts.items():
             if host is None or m == host:
-                self._make_urgent(h, now)
+                self._make_urgent(h, when)
 
     def room(self) -> int:
         """How many more calls the ceiling allows now."""
@@ -227,10 +227,13 @@ class Discovery:
         return [m for m, h in self._hosts.items() if h.signal.connected and not h.asked_once]
 
     # -- internals -------------------------------------------------------------------------
-    def _make_urgent(self, h: _Host, now: float) -> None:
+    def _make_urgent(self, h: _Host, when: float) -> None:
+        """Ask ``h`` at ``when``, or earlier when it is due earlier already."""
         if h.urgent_at is None:
-            h.urgent_since = now
-        h.urgent_at = now
+            h.urgent_since = when
+            h.urgent_at = when
+        else:
+            h.urgent_at = min(h.urgent_at, when)
 
     def _after_ask(self, h: _Host, now: float) -> None:
         if h.retries_left > 0 and h.waiting_for and h.signal.links & h.waiting_for:

@@ -163,10 +163,14 @@ class VcenterSession:
         self._merged: dict[str, tuple[Host, dict[str, tuple[Neighbor, ...]], Host]] = {}
         self._hint_due: dict[str, float] = {}  # host moid -> monotonic time
         self._host_up: dict[str, bool] = {}
-        # Hosts asked for their neighbours at least once (answered or refused): the
-        # inventory is not "synced" while a connected host has never been asked,
-        # since without neighbours nothing it needs would be seen.
-        self._hinted: set[str] = set()
+        # Hosts asked for their neighbours at least once (answered or refused), with when
+        # (monotonic) the last question was put: the inventory is not "synced" while a
+        # connected host has never been asked, since without neighbours nothing it needs
+        # would be seen.
+        self._hinted: dict[str, float] = {}
+        # Hosts asked before this (monotonic) may not have heard this switch yet: it began
+        # advertising itself on new ports (expect_hearing). They are asked again then.
+        self._settle_at = 0.0
         self._conn: Optional[Connection] = None
         self._watch: Optional[Watch] = None
         self._keepalive_due = 0.0
@@ -254,6 +258,44 @@ class VcenterSession:
                 self._discovery.refresh(host_moid)
         self._wake.set()
 
+    def expect_hearing(self, within: float) -> None:
+        """The switch began sending CDP on new ports: a host cabled there hears it within
+        ``within`` seconds. Every host asked before then is asked again then; until it
+        answers, ``switch.static_hosts`` waits for it (a heard neighbour wins, and it
+        may be about to hear one), and a session with such a host that
+        ``static_hosts`` names is not synchronised, so nothing is removed meanwhile."""
+        with self._lock:
+            self._settle_at = time.monotonic() + within
+            for m in self._hinted:
+                self._ask_again_at(m, self._settle_at)
+        self._publish()
+        self._wake.set()
+
+    def _ask_again_at(self, host_moid: str, when: float) -> None:
+        """Ask ``host_moid`` no later than ``when`` (monotonic). Caller holds _lock."""
+        if self.scoped:
+            self._discovery.refresh(host_moid, at=when)
+        elif host_moid in self._hint_due:
+            self._hint_due[host_moid] = min(self._hint_due[host_moid], when)
+
+    def _mark_asked(self, host_moid: str, asked_at: float) -> bool:
+        """``host_moid`` was asked at ``asked_at`` (answered or refused). True when that
+        changes what is published: its first answer, or its first since it could hear
+        this switch. Asked before then, it is asked again then. Caller holds _lock."""
+        before = self._hinted.get(host_moid)
+        self._hinted[host_moid] = asked_at
+        if asked_at < self._settle_at:
+            self._ask_again_at(host_moid, self._settle_at)
+            return before is None
+        return before is None or before < self._settle_at
+
+    def _unsettled(self, hosts: Mapping[str, Host]) -> frozenset[str]:
+        """Hosts whose neighbours are not known yet: never asked, or asked before they
+        could hear this switch (see :meth:`expect_hearing`). Holds _lock."""
+        return frozenset(
+            m for m in hosts if m not in self._hinted or self._hinted[m] < self._settle_at
+        )
+
     def set_switch_identity(self, identity: SwitchIdentity) -> None:
         """The names and MAC by which a neighbour report means this switch (scoped
         sessions read VMs only of hosts heard here; until this is known, none)."""
@@ -269,6 +311,7 @@ class VcenterSession:
         """Hosts heard here / in total, VMs in scope, hint calls in the last minute (live)."""
         with self._lock:
             return replace(self._figures, hints_last_minute=self._discovery.calls_last_minute())
+
     def resync(self) -> None:
         """Forget what was read and read everything again (a new login, a full sync, every
         host's neighbours asked again). Until that is done the inventory says it is not
@@ -318,6 +361,12 @@ class VcenterSession:
                 vms = dict(store.vms())
                 dvpgs = dict(store.dv_portgroups())
             unasked = [m for m, h in hosts.items() if h.connected and m not in self._hinted]
+            unsettled = self._unsettled(hosts)
+            # A host static_hosts names, about to hear a neighbour or not: where it is
+            # cabled is not known yet, so nothing may be removed for it.
+            static_waiting = any(
+                hosts[m].connected and self._static.ports(hosts[m].name) for m in unsettled
+            )
             in_scope = not self.scoped or (self._identity is not None and self._scope.delivered())
             self._figures = SessionFigures(
                 scoped=self.scoped,
@@ -329,14 +378,14 @@ class VcenterSession:
             self._snapshot = SessionInventory(
                 name=self.name,
                 state=self._state,
-                synced=self._synced and not unasked and in_scope,
+                synced=self._synced and not unasked and not static_waiting and in_scope,
                 hosts=hosts,
                 vms=vms,
                 dv_portgroups=dvpgs,
                 migrations=dict(self._migrations.migrations()),
                 error=self._error,
                 since=self._since,
-                unasked=frozenset(m for m in hosts if m not in self._hinted),
+                unsettled=unsettled,
             )
         try:
             self._on_change()
@@ -372,7 +421,7 @@ class VcenterSession:
             self._host_up.pop(m, None)
             self._neighbors.pop(m, None)
             self._merged.pop(m, None)
-            self._hinted.discard(m)
+            self._hinted.pop(m, None)
         if any(due <= now for due in self._hint_due.values()):
             self._wake.set()
 
@@ -390,7 +439,7 @@ class VcenterSession:
         for m in [m for m in self._neighbors if m not in hosts]:
             self._neighbors.pop(m, None)
             self._merged.pop(m, None)
-            self._hinted.discard(m)
+            self._hinted.pop(m, None)
             self._per_vmnic.discard(m)
         if self._discovery.update(signals):
             self._wake.set()
@@ -729,6 +778,8 @@ class VcenterSession:
             hosts = store.hosts()
             for m, when in self._hint_due.items():
                 ns = store.network_system(m)
+                if m in self._hinted and self._hinted[m] < self._settle_at <= now:
+                    when = now  # asked before it could hear this switch (expect_hearing)
                 if when <= now and m in hosts and hosts[m].connected and ns is not None:
                     due.append((m, ns))
         for host_moid, network_system in due:
@@ -736,6 +787,7 @@ class VcenterSession:
                 return
             with self._lock:
                 self._discovery.asking(host_moid)  # counted for status
+            asked_at = time.monotonic()
             try:
                 answer = conn.network_hints(network_system)
             except (SessionLost, ConnectionLost) as e:
@@ -747,17 +799,16 @@ class VcenterSession:
                 with self._lock:
                     if host_moid in self._hint_due:
                         self._hint_due[host_moid] = time.monotonic() + self.cfg.hint_interval
-                    first = host_moid not in self._hinted
-                    self._hinted.add(host_moid)
-                unpublished[0] |= first
+                    marked = self._mark_asked(host_moid, asked_at)
+                unpublished[0] |= marked
                 continue
             heard = neighbors_from_hints(answer, self._log.warning)
             with self._lock:
                 if host_moid not in self._hint_due:
                     continue
                 self._hint_due[host_moid] = time.monotonic() + self.cfg.hint_interval
-                changed = self._neighbors.get(host_moid) != heard or host_moid not in self._hinted
-                self._hinted.add(host_moid)
+                changed = self._mark_asked(host_moid, asked_at)
+                changed |= self._neighbors.get(host_moid) != heard
                 if changed:
                     self._neighbors[host_moid] = heard
             unpublished[0] |= changed
@@ -784,6 +835,7 @@ class VcenterSession:
         for host_moid, network_system, links, per_vmnic in work:
             if self._stopping.is_set() or conn.aborted:
                 return
+            asked_at = time.monotonic()
             try:
                 heard = self._query(conn, host_moid, network_system, links, per_vmnic)
             except (SessionLost, ConnectionLost) as e:
@@ -794,18 +846,18 @@ class VcenterSession:
                 self._log.info("no network hints for host %s: %s", host_moid, e)
                 with self._lock:
                     self._discovery.failed(host_moid)
-                    first = host_moid not in self._hinted
-                    self._hinted.add(host_moid)
-                unpublished[0] |= first
+                    marked = self._mark_asked(host_moid, asked_at)
+                unpublished[0] |= marked
                 continue
             with self._lock:
                 hearing = [d for d, ns in heard.items() if ns]
                 self._discovery.answered(host_moid, self._heard_here(heard), hearing)
-                changed = self._neighbors.get(host_moid) != heard or host_moid not in self._hinted
-                self._hinted.add(host_moid)
+                marked = self._mark_asked(host_moid, asked_at)
+                changed = self._neighbors.get(host_moid) != heard
                 if changed:
                     self._neighbors[host_moid] = heard
                     self._rescope()
+                changed |= marked
             unpublished[0] |= changed
             if unpublished[0] and time.monotonic() - published >= HINT_PUBLISH_EVERY:
                 self._publish()

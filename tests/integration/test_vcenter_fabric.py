@@ -240,3 +240,46 @@ def test_a_host_named_by_static_hosts_is_read_like_a_host_heard_here(lab: VcsimL
         lab.control.power("idle1", True)
         for vmnic, heard in as_before("esx3.lab", "vmnic0", "vmnic1").items():
             lab.control.set_neighbors("esx3.lab", vmnic, **heard)
+
+
+@pytest.mark.parametrize("scoped_session", [True, False], ids=["scoped", "unscoped"])
+def test_a_host_asked_before_it_could_hear_this_switch_is_asked_again(
+    lab: VcsimLab, scoped_session: bool
+) -> None:
+    """The agent just began sending CDP (``expect_hearing``): a host asked at once may not
+    have heard it yet. Until it is asked again, static_hosts waits for it and nothing
+    may be removed; then what it hears now wins, not the 30-minute background timer."""
+    for vmnic in ("vmnic0", "vmnic1"):
+        lab.control.set_neighbors("esx3.lab", vmnic)  # hears nobody yet
+    s = VcenterSession(
+        session_config(lab, discovery_interval=1800.0, hint_interval=600.0),
+        lambda: None,
+        timing=FAST,
+        scoped=scoped_session,
+        cdp_interval=1.0,
+        static_hosts=StaticHosts({"Ethernet7": ("esx3*",)}),
+    )
+    s.set_switch_identity(LEAF1)
+    within = 6.0
+    settle = time.monotonic() + within
+    s.start()
+    s.expect_hearing(within)
+    try:
+        wait_for(lambda: s.snapshot().hosts, 5, "hosts read")
+        esx3 = host(s, "esx3.lab").moid
+        wait_for(lambda: s.progress().hints == 3, 5, "every host asked once")
+        assert time.monotonic() < settle, "the lab was too slow to ask before settling"
+        snap = s.snapshot()
+        assert esx3 in snap.unsettled and not snap.synced  # static_hosts names it
+        # Now it hears this switch (the CDP frames arrived): asked again, it is heard.
+        lab.control.set_neighbors("esx3.lab", "vmnic0", cdp=_cdp("leaf1.lab", "Ethernet1"))
+        wait_for(lambda: s.snapshot().synced, within + 5, "synchronised once settled")
+        assert time.monotonic() >= settle
+        snap = s.snapshot()
+        assert not snap.unsettled
+        heard = [n.device_id for n in snap.hosts[esx3].nics[0].neighbors]
+        assert heard == ["leaf1.lab"]
+    finally:
+        s.stop()
+        for vmnic, cables in as_before("esx3.lab", "vmnic0", "vmnic1").items():
+            lab.control.set_neighbors("esx3.lab", vmnic, **cables)

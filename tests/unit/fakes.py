@@ -57,7 +57,7 @@ class FakeSession:
         self.inv = inv
         self.on_change = on_change
         self.started = self.stopped = False
-        self.hint_requests = 0
+        self.hearing: list[float] = []  # expect_hearing calls
         self.resyncs = 0
 
     def start(self) -> None:
@@ -70,8 +70,8 @@ class FakeSession:
     def snapshot(self) -> SessionInventory:
         return self.inv
 
-    def request_hint_refresh(self, host_moid: Optional[str] = None) -> None:
-        self.hint_requests += 1
+    def expect_hearing(self, within: float) -> None:
+        self.hearing.append(within)
 
     def resync(self) -> None:
         """As the real session: not synchronised until it has read everything again."""

@@ -10,6 +10,7 @@ from typing import Any, Callable, Optional
 
 import pytest
 
+from eos_vmtracer import agent as agent_mod
 from eos_vmtracer import status as status_mod
 from eos_vmtracer.agent import Agent
 from eos_vmtracer.config import CdpConfig, Config, LogConfig, SessionConfig, SwitchConfig
@@ -77,6 +78,7 @@ def setup(tmp_path: Path) -> Callable[..., tuple[Agent, FakeSwitch, FakeSession,
         vms: Optional[list[Vm]] = None,
         facts: Optional[SwitchFacts] = None,
         synced: bool = True,
+        cdp: Any = None,
     ) -> tuple[Agent, FakeSwitch, FakeSession, threading.Thread]:
         config = Config(
             switch=SwitchConfig(
@@ -86,7 +88,7 @@ def setup(tmp_path: Path) -> Callable[..., tuple[Agent, FakeSwitch, FakeSession,
                 state_dir=str(tmp_path / "state"),
                 run_dir=str(tmp_path / "run"),
             ),
-            cdp=CdpConfig(enabled=False),
+            cdp=CdpConfig(enabled=cdp is not None),
             log=LogConfig(syslog=False),
             sessions=(
                 SessionConfig(
@@ -109,7 +111,7 @@ def setup(tmp_path: Path) -> Callable[..., tuple[Agent, FakeSwitch, FakeSession,
             sessions.append(FakeSession(inventory(vms or [], synced=synced), cb))
             return sessions
 
-        agent = Agent(config, switch=switch, sessions=make_sessions, cdp=None)
+        agent = Agent(config, switch=switch, sessions=make_sessions, cdp=cdp)
         thread = threading.Thread(target=agent.run, daemon=True)
         thread.start()
         agents.append((agent, thread))
@@ -273,3 +275,34 @@ def test_no_busy_loop_while_backing_off(setup: Any) -> None:
     time.sleep(1.0)
     assert len(wakeups) <= 2, f"{len(wakeups)} wake-ups in 1 s"
     assert 180 in allowed(switch, "Ethernet1") and 181 in allowed(switch, "Ethernet2")
+
+
+class RecordingCdp:
+    """A CDP sender that records the ports it is told to advertise on."""
+
+    def __init__(self) -> None:
+        self.ports: list[frozenset[str]] = []
+
+    def start(self) -> None:
+        pass
+
+    def stop(self, timeout: float = 5.0) -> None:
+        pass
+
+    def stats(self) -> dict[str, Any]:
+        return {}
+
+    def update(self, identity: Any, ports: Any, native_vlans: Any = None) -> None:
+        self.ports.append(frozenset(ports))
+
+
+def test_cdp_on_new_ports_makes_every_session_expect_hearing(setup: Any) -> None:
+    # The hosts may hear this switch within seconds: each session asks them again then,
+    # and static_hosts waits for the answers. Ports already advertised change nothing.
+    cdp = RecordingCdp()
+    _agent, _switch, session, _ = setup(cdp=cdp, check_interval=1.0)
+    wait(lambda: cdp.ports and session.hearing)
+    assert cdp.ports[0] == {f"Ethernet{i}" for i in range(1, 5)}
+    assert session.hearing == [agent_mod.HEARING_WITHIN]
+    wait(lambda: len(cdp.ports) >= 2, timeout=5)  # the periodic check told CDP again
+    assert session.hearing == [agent_mod.HEARING_WITHIN]

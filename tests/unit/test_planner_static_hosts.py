@@ -55,7 +55,7 @@ def static_worlds(draw: st.DrawFn) -> World:
     }
     table = {k: tuple(p.lower() for p in v) for k, v in table.items()}
     sessions = tuple(
-        replace(s, unasked=frozenset(draw(st.sets(st.sampled_from(sorted(s.hosts))))))
+        replace(s, unsettled=frozenset(draw(st.sets(st.sampled_from(sorted(s.hosts))))))
         if s.hosts and draw(st.booleans())
         else s
         for s in w.inventory.sessions
@@ -91,7 +91,7 @@ def test_static_mappings_only_add_needs_of_vmnics_that_hear_nothing(w: World) ->
         nic = nic_of(w, r.session, r.host_id, r.vmnic)
         assert nic is not None and not nic.neighbors, f"{r.host} {r.vmnic} hears a neighbour"
         inv = w.inventory.session(r.session)
-        assert inv is not None and r.host_id not in inv.unasked, f"{r.host} was never asked"
+        assert inv is not None and r.host_id not in inv.unsettled, f"{r.host} was never asked"
         matched = {port for port, _ in static_ports(r.host, w.config.switch.static_hosts)}
         assert iface in matched or (iface == PO and matched & set(PO_MEMBERS)), (iface, matched)
 
@@ -189,7 +189,7 @@ def test_a_host_never_heard_gets_its_vms_vlans_on_the_static_interface() -> None
 
 def test_static_hosts_wait_until_the_host_was_asked_what_it_hears() -> None:
     w = blade_world()
-    inv = replace(w.inventory.sessions[0], unasked=frozenset({"host-1"}))
+    inv = replace(w.inventory.sessions[0], unsettled=frozenset({"host-1"}))
     p = run(replace(w, inventory=Inventory((inv,))))
     assert p.changes == () and p.links == ()
 
