@@ -26,41 +26,35 @@ from typing import Any, Callable
 from bench import fabric
 from bench.scale import DV, HOSTS, STD, VMS, scenario
 from eos_vmtracer import status as status_mod
-from eos_vmtracer.config import Config, SessionConfig, SwitchConfig
+from eos_vmtracer.config import Config
 from eos_vmtracer.ledger import Ledger
 from eos_vmtracer.model import (
-    DvPortgroup,
     Host,
-    HostPortgroup,
     HostSwitch,
-    Inventory,
     Neighbor,
     NetworkRef,
     PhysicalNic,
     SessionInventory,
-    SessionState,
     SwitchFacts,
-    SwitchInterface,
     VlanSpec,
     Vm,
     VmkNic,
     VNic,
 )
 from eos_vmtracer.planner import plan, simulate
-from eos_vmtracer.vlans import VlanSet
+from lab import builders
+from lab.builders import DVS, agent_facts, config, dv, dvpg, pg, session, std, switch_facts
 
-DVS_UUID = "50 11 22 33 44 55 66 77-88 99 aa bb cc dd ee ff"
+PORTS = tuple(f"Ethernet{n}" for n in range(1, 49))
 
 
 def inventory(s: dict[str, Any]) -> SessionInventory:
     """The model a synchronised session would hand over for scenario ``s``."""
-    dvpgs = {
-        f"dvportgroup-{pg['vlan']}": DvPortgroup(
-            f"dvportgroup-{pg['vlan']}", pg["name"], DVS_UUID, VlanSpec.single(pg["vlan"])
-        )
-        for pg in s["dvswitches"][0]["portgroups"]
-    }
-    hosts: dict[str, Host] = {}
+    dvpgs = [
+        dvpg(f"dvportgroup-{p['vlan']}", p["name"], VlanSpec.single(p["vlan"]))
+        for p in s["dvswitches"][0]["portgroups"]
+    ]
+    hosts: list[Host] = []
     moid_of: dict[str, str] = {}
     for i, h in enumerate(s["hosts"]):
         moid = f"host-{i + 10}"
@@ -73,64 +67,45 @@ def inventory(s: dict[str, Any]) -> SessionInventory:
             else:
                 n = Neighbor("lldp", heard["lldp"]["system_name"], heard["lldp"]["port_id"])
             nics.append(PhysicalNic(dev, f"00:50:56:00:{i // 256:02x}:{i % 256:02x}", (n,)))
-        vs = h["vswitches"][0]
-        hosts[moid] = Host(
-            moid,
-            h["name"],
-            True,
-            tuple(nics),
-            (
-                HostSwitch("vSwitch0", "vSwitch0", False, ("vmnic0",)),
-                HostSwitch(DVS_UUID, "DSwitch", True, ("vmnic1",)),
-            ),
-            tuple(
-                HostPortgroup(
-                    pg["name"],
-                    "vSwitch0",
-                    VlanSpec.single(pg["vlan"]) if pg["vlan"] else VlanSpec.untagged(),
-                )
-                for pg in vs["portgroups"]
-            ),
-            (VmkNic("vmk0", NetworkRef(False, "Management Network")),),
+        hosts.append(
+            Host(
+                moid,
+                h["name"],
+                True,
+                tuple(nics),
+                (
+                    HostSwitch("vSwitch0", "vSwitch0", False, ("vmnic0",)),
+                    HostSwitch(DVS, "DSwitch", True, ("vmnic1",)),
+                ),
+                tuple(
+                    pg(p["name"], VlanSpec.single(p["vlan"]) if p["vlan"] else VlanSpec.untagged())
+                    for p in h["vswitches"][0]["portgroups"]
+                ),
+                (VmkNic("vmk0", std("Management Network")),),
+            )
         )
-    vms: dict[str, Vm] = {}
+    vms = []
     for j, v in enumerate(s["vms"]):
         vnics: list[VNic] = []
         for k, nic in enumerate(v["nics"]):
+            net: NetworkRef
             if "portgroup" in nic:
-                net = NetworkRef(False, nic["portgroup"])
+                net = std(nic["portgroup"])
             else:
-                vlan = int(nic["dvportgroup"].split("-")[1])
-                net = NetworkRef(True, f"dvportgroup-{vlan}", DVS_UUID)
+                net = dv(f"dvportgroup-{int(nic['dvportgroup'].split('-')[1])}")
             vnics.append(VNic(4000 + k, f"Network adapter {k + 1}", net, True, f"mac-{j}-{k}"))
-        moid = f"vm-{j + 10000}"
         on = v.get("power", "on") == "on"
-        vms[moid] = Vm(moid, v["name"], on, moid_of[v["host"]], tuple(vnics))
-    return SessionInventory(
-        name="vc1",
-        state=SessionState.CONNECTED,
-        synced=True,
-        hosts=hosts,
-        vms=vms,
-        dv_portgroups=dvpgs,
-    )
+        vms.append(Vm(f"vm-{j + 10000}", v["name"], on, moid_of[v["host"]], tuple(vnics)))
+    return session(hosts, vms, dv=dvpgs)
 
 
 def _facts() -> SwitchFacts:
-    interfaces = {
-        f"Ethernet{n}": SwitchInterface(f"Ethernet{n}", "trunk", VlanSet([1])) for n in range(1, 49)
-    }
     vlans = {v: f"VLAN{v:04d}" for v in [1, *STD, *DV]}
-    return SwitchFacts(
-        hostname="leaf1", system_mac="00:1c:73:00:00:01", interfaces=interfaces, vlans=vlans
-    )
+    return switch_facts(PORTS, vlans=vlans, system_mac="00:1c:73:00:00:01")
 
 
 def _config() -> Config:
-    return Config(
-        switch=SwitchConfig(interfaces=tuple(f"Ethernet{n}" for n in range(1, 49))),
-        sessions=(SessionConfig(name="vc1", url="https://vc/sdk", allowed_vlans=VlanSet.all()),),
-    )
+    return config(PORTS, url="https://vc/sdk")
 
 
 def _time(fn: Callable[[], Any], repeats: int) -> tuple[list[float], Any]:
@@ -165,23 +140,21 @@ def _floor(inv: SessionInventory) -> int:
 
 def run(quick: bool = False) -> dict[str, Any]:
     repeats = 3 if quick else 7
-    session = inventory(scenario())
-    inv = Inventory((session,))
-    config = _config()
+    vc1 = inventory(scenario())
+    inv = builders.inventory(vc1)
+    cfg = _config()
     bare = _facts()
     now = time.time()
-    first_t, first = _time(lambda: plan(inv, bare, config, Ledger(), now), repeats)
+    first_t, first = _time(lambda: plan(inv, bare, cfg, Ledger(), now), repeats)
     carried = simulate(bare, first)
-    steady_t, steady = _time(lambda: plan(inv, carried, config, first.ledger, now), repeats)
-    floor_t, _ = _time(lambda: _floor(session), repeats)
-    agent = status_mod.AgentFacts(
-        pid=1, started=now, config="bench", last_reconcile={}, counters={}, switch={}, cdp={}
-    )
+    steady_t, steady = _time(lambda: plan(inv, carried, cfg, first.ledger, now), repeats)
+    floor_t, _ = _time(lambda: _floor(vc1), repeats)
+    agent = agent_facts(now, started=now, config="bench")
     status_t, doc = _time(
-        lambda: status_mod.build(config, inv, carried, steady, agent, now), max(1, repeats // 2)
+        lambda: status_mod.build(cfg, inv, carried, steady, agent, now), max(1, repeats // 2)
     )
     json_t, text = _time(lambda: json.dumps(doc), max(1, repeats // 2))
-    vnics = sum(len(v.nics) for v in session.vms.values())
+    vnics = sum(len(v.nics) for v in vc1.vms.values())
     expected = fabric.expected_vlans(scenario())
     added = {c.interface: set(c.add) for c in first.changes}
     if added != expected:  # the synthetic inventory must mean what the lab scenario means

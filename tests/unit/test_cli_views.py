@@ -37,10 +37,11 @@ from eos_vmtracer import status as status_mod
 from eos_vmtracer.cli import cli
 from eos_vmtracer.history import Event, History
 from eos_vmtracer.model import SessionState
+from lab.builders import a_vm, agent_facts, esx, inventory, session, std, vlan_pgs
 
 from .test_extension_cli import Ctx, Daemon, StandInCliExtension, load_handler
 from .test_extension_world import RunningAgent
-from .test_planner_cases import NOW, a_vm, cfg, esx, facts, pg, session, std
+from .test_planner_cases import NOW, cfg, facts
 
 ROOT = Path(__file__).resolve().parents[2]
 YAML_PATH = ROOT / "extension" / "cli" / "EosVmTracer.yaml"
@@ -101,25 +102,16 @@ def eos_ctx(run_dir: str, args: Optional[dict[str, Any]] = None) -> Ctx:
 
 def world_doc(allowed: dict[str, str]) -> status_types.StatusDocument:
     from eos_vmtracer.ledger import Ledger
-    from eos_vmtracer.model import VlanSpec
     from eos_vmtracer.planner import plan, simulate
 
-    pgs = (pg("VM-100", VlanSpec.single(100)),)
+    pgs = vlan_pgs([100])
     hosts = [esx("host-1", ("Ethernet1",), pgs), esx("host-2", ("Ethernet2",), pgs)]
-    inv = session(hosts, [a_vm("web1", "host-1", std("VM-100"))])
+    inv = inventory(session(hosts, [a_vm("web1", "host-1", std("VM-100"))]))
     c = cfg(uplinks=("Ethernet48",))
     f = facts(**allowed)
     first = plan(inv, f, c, Ledger(), NOW)
     p = plan(inv, simulate(f, first), c, first.ledger, NOW)
-    agent = status_mod.AgentFacts(
-        pid=os.getpid(),
-        started=NOW - 60,
-        config="/mnt/flash/vmtracer.toml",
-        last_reconcile={"at": NOW, "duration_ms": 3.1, "result": "ok", "error": ""},
-        counters={"reconciles": 3},
-        switch={"reachable": True, "error": "", "since": NOW - 60},
-        cdp={"enabled": False, "ports": {}},
-    )
+    agent = agent_facts(NOW, pid=os.getpid())
     return status_mod.build(c, inv, simulate(f, first), p, agent, NOW)
 
 

@@ -19,23 +19,13 @@ import jsonschema
 
 from eos_vmtracer import status as status_mod
 from eos_vmtracer.agent import Agent
-from eos_vmtracer.config import CdpConfig, Config, LogConfig, SessionConfig, SwitchConfig
+from eos_vmtracer.config import CdpConfig, Config, LogConfig
 from eos_vmtracer.model import (
-    Host,
-    HostPortgroup,
-    HostSwitch,
-    Neighbor,
-    NetworkRef,
-    PhysicalNic,
     SessionInventory,
-    SessionState,
     SwitchFacts,
-    SwitchInterface,
-    VlanSpec,
     Vm,
-    VNic,
 )
-from eos_vmtracer.vlans import VlanSet
+from lab.builders import a_vm, config, esx, session, std, switch_facts, vlan_pgs
 from tests.unit.fakes import FakeSession, FakeSwitch
 
 HOSTNAME = "leaf1"
@@ -45,73 +35,52 @@ ALLOWED = "100-199"
 
 
 def _switch_facts() -> SwitchFacts:
-    interfaces = {
-        name: SwitchInterface(name, "trunk", VlanSet.range(1, 9)) for name in (*EDGE, UPLINK)
-    }
-    return SwitchFacts(
-        HOSTNAME,
-        f"{HOSTNAME}.example.com",
+    return switch_facts(
+        (*EDGE, UPLINK),
+        "1-9",
+        vlans={v: f"VLAN{v:04d}" for v in (1, 100, 110, 120)},
+        fqdn=f"{HOSTNAME}.example.com",
         model="DCS-7050SX3-48YC8",
         version="4.30.2F",
-        interfaces=interfaces,
-        vlans={v: f"VLAN{v:04d}" for v in (1, 100, 110, 120)},
-    )
-
-
-def _host(moid: str, port: str) -> Host:
-    return Host(
-        moid,
-        f"esx-{moid}.example.com",
-        nics=(PhysicalNic("vmnic0", neighbors=(Neighbor("cdp", HOSTNAME, port),)),),
-        switches=(HostSwitch("vSwitch0", "vSwitch0", False, ("vmnic0",)),),
-        portgroups=tuple(
-            HostPortgroup(f"VM-{v}", "vSwitch0", VlanSpec.single(v)) for v in (100, 110, 120, 300)
-        ),
     )
 
 
 def _vm(n: int, host: str, vlan: int, on: bool = True) -> Vm:
-    nic = VNic(4000, "Network adapter 1", NetworkRef(False, f"VM-{vlan}"))
-    return Vm(f"vm-{n}", f"app{n:02d}", on, host, (nic,))
+    return a_vm(f"vm-{n}", host, std(f"VM-{vlan}"), on=on, name=f"app{n:02d}")
 
 
 def inventory(vm3_on: bool = True) -> SessionInventory:
     """vc1: three hosts on Ethernet1-3; VMs on VLAN 100, 110, 120 (vm-3) and 300 (outside)."""
-    hosts = {f"host-{i}": _host(f"host-{i}", f"Ethernet{i}") for i in (1, 2, 3)}
+    pgs = vlan_pgs((100, 110, 120, 300))
+    hosts = [
+        esx(f"host-{i}", (f"Ethernet{i}",), pgs, name=f"esx-host-{i}.example.com")
+        for i in (1, 2, 3)
+    ]
     vms = [
         _vm(1, "host-1", 100),
         _vm(2, "host-2", 110),
         _vm(3, "host-3", 120, on=vm3_on),
         _vm(4, "host-1", 300),
     ]
-    return SessionInventory(
-        "vc1", SessionState.CONNECTED, True, hosts=hosts, vms={v.moid: v for v in vms}
-    )
+    return session(hosts, vms)
 
 
 def world_config(tmp: Path, **switch: Any) -> Config:
     """The configuration of the world (no CDP, no syslog, state and status under ``tmp``)."""
-    return Config(
-        switch=SwitchConfig(
-            interfaces=EDGE,
-            uplinks=(UPLINK,),
-            state_dir=str(tmp / "state"),
-            run_dir=str(tmp / "run"),
-            remove_delay=300.0,
-            **switch,
-        ),
+    return config(
+        EDGE,
+        uplinks=(UPLINK,),
+        allowed=ALLOWED,
+        url="https://vc1.example.com/sdk",
+        username="svc-vmtracer@vsphere.local",
+        password_env="VMTRACER_TEST_PASSWORD",
         cdp=CdpConfig(enabled=False),
         log=LogConfig(syslog=False),
-        sessions=(
-            SessionConfig(
-                name="vc1",
-                url="https://vc1.example.com/sdk",
-                username="svc-vmtracer@vsphere.local",
-                password_env="VMTRACER_TEST_PASSWORD",
-                allowed_vlans=VlanSet.parse(ALLOWED),
-            ),
-        ),
         source=str(tmp / "vmtracer.toml"),
+        state_dir=str(tmp / "state"),
+        run_dir=str(tmp / "run"),
+        remove_delay=300.0,
+        **switch,
     )
 
 

@@ -117,3 +117,24 @@ def test_only_the_command_line_reaches_the_eos_room() -> None:
         if _under(i, ("eos_vmtracer.eos", "eos_vmtracer.cli"))
     )
     assert offenders == []
+
+
+def _imported_roots(path: Path) -> set[str]:
+    """The top-level packages ``path`` imports (absolute imports, at any depth)."""
+    roots = set()
+    for node in ast.walk(ast.parse(path.read_text(), str(path))):
+        if isinstance(node, ast.Import):
+            roots |= {a.name.split(".")[0] for a in node.names}
+        elif isinstance(node, ast.ImportFrom) and node.module and not node.level:
+            roots.add(node.module.split(".")[0])
+    return roots
+
+
+@pytest.mark.parametrize("room", ["bench", "lab"])
+def test_bench_and_the_lab_import_nothing_from_tests(room: str) -> None:
+    """``tests/`` holds only tests: what bench and tests share (the peers, the world
+    builders) lives in ``lab/``."""
+    files = sorted((PACKAGE.parent / room).rglob("*.py"))
+    assert files, f"{room}/ is not read"
+    offenders = [str(p.relative_to(PACKAGE.parent)) for p in files if "tests" in _imported_roots(p)]
+    assert offenders == [], offenders

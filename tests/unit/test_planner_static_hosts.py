@@ -14,29 +14,29 @@ from typing import Any
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from eos_vmtracer.config import Config, SessionConfig, SwitchConfig
 from eos_vmtracer.ledger import Ledger
 from eos_vmtracer.model import (
-    Host,
-    HostPortgroup,
-    HostSwitch,
     Inventory,
     Neighbor,
-    NetworkRef,
     PhysicalNic,
-    SessionInventory,
-    SessionState,
-    SwitchFacts,
-    SwitchInterface,
     VlanSpec,
-    Vm,
-    VNic,
 )
 from eos_vmtracer.planner import Plan, plan
 from eos_vmtracer.render import explain, hosts_table
 from eos_vmtracer.static_hosts import static_ports
-from eos_vmtracer.status import AgentFacts, build
+from eos_vmtracer.status import build
 from eos_vmtracer.vlans import VlanSet
+from lab.builders import (
+    a_vm,
+    agent_facts,
+    config,
+    esx,
+    inventory,
+    pg,
+    session,
+    std,
+    switch_facts,
+)
 from tests.unit import test_planner_properties as safety
 from tests.unit.planner_world import NOW, PO, PO_MEMBERS, PORTS, World, with_config, worlds
 from tests.unit.test_planner_properties import PROPERTY
@@ -131,45 +131,20 @@ def run(w: World) -> Plan:
 
 def blade_world(*, heard: str = "", static: dict[str, tuple[str, ...]] | None = None) -> World:
     """blade-a-1 with two vmnics, one VM on VLAN 10; ``heard``: vmnic0 hears leaf1 there."""
-    nic0 = PhysicalNic("vmnic0", neighbors=(Neighbor("cdp", "leaf1", heard),) if heard else ())
-    host = Host(
-        "host-1",
-        "Blade-A-1.example.com",
-        nics=(nic0, PhysicalNic("vmnic1")),
-        switches=(HostSwitch("vSwitch0", "vSwitch0", False, ("vmnic0", "vmnic1")),),
-        portgroups=(HostPortgroup("pg-10", "vSwitch0", VlanSpec.single(10)),),
+    host = esx(
+        "host-1", (heard, ""), (pg("pg-10", VlanSpec.single(10)),), name="Blade-A-1.example.com"
     )
-    vm = Vm(
-        "vm-1",
-        "app1",
-        True,
-        "host-1",
-        (VNic(4000, "Network adapter 1", NetworkRef(False, "pg-10")),),
+    inv = inventory(session([host], [a_vm("vm-1", "host-1", std("pg-10"), name="app1")]))
+    facts = switch_facts(
+        PORTS, channels={m: PO for m in PO_MEMBERS}, vlans={1: "default", 10: "ten"}
     )
-    inv = Inventory(
-        (SessionInventory("vc1", SessionState.CONNECTED, True, {"host-1": host}, {"vm-1": vm}),)
+    cfg = config(
+        ("Ethernet1", "Ethernet2", "Ethernet3", PO),
+        allowed="1-100",
+        url="https://vc1/sdk",
+        static_hosts=static if static is not None else {"Ethernet3": ("blade-a-*",)},
     )
-    interfaces = {
-        n: SwitchInterface(n, "trunk", VlanSet([1]), channel=PO if n in PO_MEMBERS else None)
-        for n in PORTS
-    }
-    facts = SwitchFacts("leaf1", interfaces=interfaces, vlans={1: "default", 10: "ten"})
-    config = Config(
-        switch=SwitchConfig(
-            interfaces=("Ethernet1", "Ethernet2", "Ethernet3", PO),
-            static_hosts=static if static is not None else {"Ethernet3": ("blade-a-*",)},
-        ),
-        sessions=(
-            SessionConfig(
-                name="vc1",
-                url="https://vc1/sdk",
-                username="u",
-                password_env="X",
-                allowed_vlans=VlanSet.parse("1-100"),
-            ),
-        ),
-    )
-    return World(inv, facts, config, Ledger(), NOW)
+    return World(inv, facts, cfg, Ledger(), NOW)
 
 
 def adds(p: Plan) -> dict[str, VlanSet]:
@@ -235,16 +210,8 @@ def test_a_static_interface_not_enabled_maps_nothing_and_says_why() -> None:
 def test_show_hosts_and_explain_say_static() -> None:
     w = blade_world()
     p = run(w)
-    doc = build(w.config, w.inventory, w.facts, p, _agent(), NOW)
+    doc = build(w.config, w.inventory, w.facts, p, agent_facts(NOW, started=NOW, config="x"), NOW)
     table = hosts_table(doc, NOW)
     assert "static (blade-a-*)" in table
     text = explain(doc, "Ethernet3", None, NOW)
     assert "cabled hosts: Blade-A-1.example.com vmnic0/vmnic1 [static (blade-a-*):" in text
-
-
-def _agent() -> AgentFacts:
-    return AgentFacts(
-        pid=1, started=NOW, config="x", last_reconcile={"at": NOW, "duration_ms": 1.0,
-        "result": "ok", "error": ""}, counters={}, switch={"reachable": True, "error": "",
-        "since": NOW}, cdp={"enabled": False, "ports": {}},
-    )  # fmt: skip

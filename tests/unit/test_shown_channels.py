@@ -36,6 +36,7 @@ from eos_vmtracer.model import (
 )
 from eos_vmtracer.planner import plan, simulate
 from eos_vmtracer.shown import shown
+from lab.builders import agent_facts
 from tests.unit.test_planner_cases import NOW, cfg, facts
 
 EVIL = "\nusername evil privilege 15 secret x\n!\x1b]0;pwned\x07\x1b[2J\u009b31m\u2028\u202e"
@@ -80,14 +81,8 @@ def hostile_doc() -> dict[str, Any]:
     f = facts(Ethernet1="1-10")
     first = plan(inv, f, c, Ledger(), NOW)
     p = plan(inv, simulate(f, first), c, first.ledger, NOW)
-    agent = status_mod.AgentFacts(
-        pid=1,
-        started=NOW - 60,
-        config="/mnt/flash/vmtracer.toml",
-        last_reconcile={"at": NOW, "duration_ms": 3.1, "result": "error", "error": f"e{EVIL}"},
-        counters={"reconciles": 3},
-        switch={"reachable": False, "error": f"eAPI said{EVIL}", "since": NOW - 60},
-        cdp={"enabled": True, "ports": {}},
+    agent = agent_facts(
+        NOW, reconcile_error=f"e{EVIL}", switch_error=f"eAPI said{EVIL}", cdp_ports={}
     )
     return status_mod.build(c, inv, simulate(f, first), p, agent, NOW)
 
@@ -125,9 +120,7 @@ RENDERERS: dict[str, Callable[[dict[str, Any]], str]] = {
     "explain Ethernet1 --vlan 100": lambda d: render.explain(d, "Ethernet1", 100, NOW),
     "explain Ethernet2": lambda d: render.explain(d, "Ethernet2", None, NOW),
     "history": lambda d: render.history_table(HISTORY),
-    "daemon status": lambda d: "\n".join(
-        f"{k}: {v}" for k, v in render.daemon_status(d).items()
-    ),
+    "daemon status": lambda d: "\n".join(f"{k}: {v}" for k, v in render.daemon_status(d).items()),
 }
 
 

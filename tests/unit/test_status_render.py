@@ -18,13 +18,14 @@ from eos_vmtracer import render
 from eos_vmtracer import status as status_mod
 from eos_vmtracer.cli import cli
 from eos_vmtracer.ledger import Ledger
-from eos_vmtracer.model import Migration, VlanSpec
+from eos_vmtracer.model import Migration
 from eos_vmtracer.planner import plan, simulate
-from tests.unit.test_planner_cases import NOW, a_vm, cfg, esx, facts, pg, session, std
+from lab.builders import a_vm, agent_facts, esx, inventory, session, std, vlan_pgs
+from tests.unit.test_planner_cases import NOW, cfg, facts
 
 
 def world_doc(now: float = NOW) -> dict[str, Any]:
-    pgs = (pg("VM-100", VlanSpec.single(100)), pg("VM-2000", VlanSpec.single(2000)))
+    pgs = vlan_pgs([100, 2000])
     hosts = [
         esx("host-1", ("Ethernet1",), pgs),
         esx("host-2", ("Ethernet2",), pgs, connected=False),
@@ -34,20 +35,13 @@ def world_doc(now: float = NOW) -> dict[str, Any]:
         a_vm("web2", "host-2", std("VM-100")),
         a_vm("off1", "host-1", std("VM-100"), on=False),
     ]
-    inv = session(hosts, vms, migrations=(Migration("web1", "host-2", now - 1),))
+    inv = inventory(session(hosts, vms, migrations=[Migration("web1", "host-2", now - 1)]))
     c = cfg(uplinks=("Ethernet48",))
     f = facts(Ethernet1="1-10")
     first = plan(inv, f, c, Ledger(), now)
     p = plan(inv, simulate(f, first), c, first.ledger, now)
-    agent = status_mod.AgentFacts(
-        pid=os.getpid(),
-        started=now - 60,
-        config="/mnt/flash/vmtracer.toml",
-        last_reconcile={"at": now, "duration_ms": 3.1, "result": "ok", "error": ""},
-        counters={"reconciles": 3},
-        switch={"reachable": True, "error": "", "since": now - 60},
-        cdp={"enabled": True, "ports": {"Ethernet1": {"frames": 3, "last_sent": now, "error": ""}}},
-    )
+    cdp = {"Ethernet1": {"frames": 3, "last_sent": now, "error": ""}}
+    agent = agent_facts(now, pid=os.getpid(), cdp_ports=cdp)
     return status_mod.build(c, inv, simulate(f, first), p, agent, now)
 
 
@@ -217,14 +211,11 @@ def test_show_history(tmp_path: Path) -> None:
 
 def test_reasons_are_capped_and_counted() -> None:
     """A VLAN needed by hundreds of VMs lists 20 and counts the rest (status stays small)."""
-    pgs = (pg("VM-100", VlanSpec.single(100)),)
     vms = [a_vm(f"vm{i:03d}", "host-1", std("VM-100")) for i in range(250)]
-    inv = session([esx("host-1", ("Ethernet1",), pgs)], vms)
+    inv = inventory(session([esx("host-1", ("Ethernet1",), vlan_pgs([100]))], vms))
     c = cfg()
     p = plan(inv, facts(), c, Ledger(), NOW)
-    agent = status_mod.AgentFacts(
-        1, NOW, "x", {}, {}, {"reachable": True, "error": ""}, {"enabled": False, "ports": {}}
-    )
+    agent = agent_facts(NOW)
     doc = json.loads(json.dumps(status_mod.build(c, inv, facts(), p, agent, NOW)))
     jsonschema.validate(doc, status_mod.STATUS_SCHEMA)
     eth1 = next(i for i in doc["interfaces"] if i["name"] == "Ethernet1")
