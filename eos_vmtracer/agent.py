@@ -22,7 +22,7 @@ import os
 import threading
 import time
 import traceback
-from typing import Any, Callable, Optional, Protocol
+from typing import Any, Callable, Iterator, Optional, Protocol
 
 from eos_vmtracer import resync as resync_mod
 from eos_vmtracer import status as status_mod
@@ -211,6 +211,27 @@ class Agent:
         Raises :class:`~eos_vmtracer.fileio.StateDirError`, having started nothing, when
         another agent runs with the same ``state_dir`` (or its lock cannot be opened).
         """
+        with self.started():
+            timeout = self._timeout()
+            while not self._stopping.is_set():
+                woke = self._wake.wait(timeout)
+                if self._stopping.is_set():
+                    break
+                if woke:
+                    self._coalesce()
+                self._wake.clear()
+                timeout = self.step()
+
+    @contextlib.contextmanager
+    def started(self) -> Iterator[Agent]:
+        """The agent started, without its loop: the state lock taken, the ledger read,
+        the sessions, the CDP sender and the resync watcher running; on leaving, the
+        clean shutdown of :meth:`run`. :meth:`run` turns the loop inside it; a caller
+        that drives the agent itself calls :meth:`step` instead.
+
+        Raises :class:`~eos_vmtracer.fileio.StateDirError`, having started nothing, when
+        another agent runs with the same ``state_dir``.
+        """
         self._state_lock.acquire()
         self._ledger = self._store.load()
         self._history_safe([Event(self._clock(), "start", reason=f"pid {os.getpid()}")])
@@ -227,23 +248,22 @@ class Agent:
             self._cdp.start()
         self._requests.start()
         try:
-            self._loop()
+            yield self
         finally:
             self._shutdown()
 
-    def _loop(self) -> None:
-        while not self._stopping.is_set():
-            woke = self._wake.wait(self._timeout())
-            if self._stopping.is_set():
-                break
-            if woke:
-                self._coalesce()
-            self._wake.clear()
-            try:
-                self._tick()
-            except Exception as e:  # the loop must not die (reconcile catches its own)
-                self._unexpected(e)
-                self._next_status = max(self._next_status, self._backoff_until)
+    def step(self) -> float:
+        """One turn of the loop, as after a wake-up or a timeout: carry out the resync
+        requests, reconcile unless a backoff holds the switch, publish the status when
+        it is due. Never raises (an unexpected error is logged and backed off from).
+        Returns the seconds until the loop has work again without a new event: what
+        :meth:`run` waits for at most."""
+        try:
+            self._tick()
+        except Exception as e:  # the loop must not die (reconcile catches its own)
+            self._unexpected(e)
+            self._next_status = max(self._next_status, self._backoff_until)
+        return self._timeout()
 
     def _coalesce(self) -> None:
         """Let a burst of events finish before reconciling (see SETTLE)."""

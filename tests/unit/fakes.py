@@ -1,5 +1,6 @@
 """Fake adapters for unit tests of the agent: a switch that applies plans to its facts,
-and a vCenter session whose inventory the test sets.
+a vCenter session whose inventory the test sets, and a clock with a loop the test
+turns by hand.
 
 Unit tests only: integration and end-to-end tests use the real peers.
 """
@@ -10,6 +11,7 @@ import threading
 from dataclasses import replace
 from typing import Callable, Optional
 
+from eos_vmtracer.agent import Agent
 from eos_vmtracer.model import SessionInventory, SwitchFacts
 from eos_vmtracer.planner import Plan, simulate
 from eos_vmtracer.vlans import VlanSet
@@ -82,3 +84,62 @@ class FakeSession:
     def set(self, inv: SessionInventory) -> None:
         self.inv = inv
         self.on_change()
+
+
+class FakeClock:
+    """Wall-clock and monotonic time that move only when the test moves them.
+
+    Give ``clock=c.time, monotonic=c.monotonic`` to an :class:`Agent`: its remove_delay,
+    periodic check, backoff and status heartbeat then run on this clock.
+    """
+
+    def __init__(self, wall: float = 1_700_000_000.0) -> None:
+        self._wall = wall
+        self.elapsed = 0.0
+
+    def time(self) -> float:
+        return self._wall + self.elapsed
+
+    def monotonic(self) -> float:
+        return 1000.0 + self.elapsed
+
+    def advance(self, seconds: float) -> None:
+        assert seconds >= 0, "time does not go back"
+        self.elapsed += seconds
+
+
+class SteppedLoop:
+    """An agent's loop turned by the test instead of a thread, on a :class:`FakeClock`.
+
+    :meth:`Agent.run` waits for an event or for the timeout its last turn returned,
+    then takes one turn (:meth:`Agent.step`). Here the test makes its events (they are
+    all in the next turn, as a burst coalesced by the loop), then calls :meth:`turn`;
+    :meth:`run_for` lets time pass with a turn at every moment the loop would wake by
+    itself. A loop that would spin (a zero timeout again and again) fails the test.
+    """
+
+    MAX_TURNS = 1000
+
+    def __init__(self, agent: Agent, clock: FakeClock) -> None:
+        self.agent = agent
+        self.clock = clock
+        self.wake_at = clock.elapsed  # when the loop wakes by itself (clock.elapsed)
+        self.turns = 0
+
+    def turn(self) -> None:
+        """One turn now, as after a wake-up."""
+        self.wake_at = self.clock.elapsed + self.agent.step()
+        self.turns += 1
+
+    def run_for(self, seconds: float) -> int:
+        """Let ``seconds`` pass, turning whenever the loop would wake; returns the turns."""
+        end = self.clock.elapsed + seconds
+        turns = 0
+        while self.wake_at <= end:
+            self.clock.advance(max(0.0, self.wake_at - self.clock.elapsed))
+            self.turn()
+            turns += 1
+            if turns > self.MAX_TURNS:
+                raise AssertionError(f"the loop spins: {turns} turns in {seconds} s")
+        self.clock.advance(end - self.clock.elapsed)
+        return turns

@@ -8,21 +8,19 @@ applies nothing, backs off, and recovers on its own when the fault is gone.
 from __future__ import annotations
 
 import logging
-import threading
-import time
 from pathlib import Path
 from typing import Any, Callable, Optional
 
 import pytest
 
+from eos_vmtracer import agent as agent_mod
+from eos_vmtracer import status as status_mod
 from eos_vmtracer.agent import Agent
-from eos_vmtracer.config import CdpConfig, Config, LogConfig, SessionConfig, SwitchConfig
 from eos_vmtracer.ledger import LedgerStore
-from eos_vmtracer.model import SwitchFacts, SwitchInterface
+from eos_vmtracer.model import SwitchFacts
 from eos_vmtracer.planner import Plan
-from eos_vmtracer.vlans import VlanSet
-from tests.unit.fakes import FakeSession, FakeSwitch
-from tests.unit.test_agent import inventory, vm
+from tests.unit.fakes import FakeSession, FakeSwitch, SteppedLoop
+from tests.unit.test_agent import Stepped, inventory, stepped, vm  # noqa: F401 - the fixture
 
 
 class BrokenSwitch(FakeSwitch):
@@ -48,62 +46,22 @@ class BrokenSwitch(FakeSwitch):
         return super().apply(plan)
 
 
-def wait(pred: Callable[[], Any], timeout: float = 5.0) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if pred():
-            return
-        time.sleep(0.01)
-    raise AssertionError("condition not met in time")
-
-
 @pytest.fixture()
-def agent_with(tmp_path: Path) -> Any:
-    started: list[tuple[Agent, threading.Thread]] = []
+def agent_with(
+    request: pytest.FixtureRequest,
+) -> Callable[[], tuple[Agent, BrokenSwitch, FakeSession, SteppedLoop]]:
+    """An agent on a stepped clock over a :class:`BrokenSwitch` (not failing yet)."""
 
-    def make() -> tuple[Agent, BrokenSwitch, FakeSession, threading.Thread]:
-        config = Config(
-            switch=SwitchConfig(
-                interfaces=tuple(f"Ethernet{i}" for i in range(1, 5)),
-                remove_delay=0.2,
-                check_interval=0.3,  # re-read the switch often: every read may fail
-                state_dir=str(tmp_path / "state"),
-                run_dir=str(tmp_path / "run"),
-            ),
-            cdp=CdpConfig(enabled=False),
-            log=LogConfig(syslog=False),
-            sessions=(
-                SessionConfig(
-                    name="vc1", url="https://vc/sdk", allowed_vlans=VlanSet.parse("100-199")
-                ),
-            ),
+    def make() -> tuple[Agent, BrokenSwitch, FakeSession, SteppedLoop]:
+        # check_interval 0.3: re-read the switch often, as every read may fail.
+        start: Callable[..., Stepped] = request.getfixturevalue("stepped")
+        agent, switch, session, loop = start(
+            remove_delay=0.2, check_interval=0.3, switch_type=BrokenSwitch
         )
-        switch = BrokenSwitch(
-            SwitchFacts(
-                "leaf1",
-                interfaces={
-                    f"Ethernet{i}": SwitchInterface(f"Ethernet{i}", allowed=VlanSet.parse("1-10"))
-                    for i in range(1, 5)
-                },
-                vlans={1: "default", **{v: f"VM-{v}" for v in range(100, 200)}},
-            )
-        )
-        sessions: list[FakeSession] = []
+        assert isinstance(switch, BrokenSwitch)
+        return agent, switch, session, loop
 
-        def make_sessions(cb: Callable[[], None]) -> list[Any]:
-            sessions.append(FakeSession(inventory([]), cb))
-            return sessions
-
-        agent = Agent(config, switch=switch, sessions=make_sessions, cdp=None)
-        thread = threading.Thread(target=agent.run, daemon=True)
-        thread.start()
-        started.append((agent, thread))
-        return agent, switch, sessions[0], thread
-
-    yield make
-    for agent, thread in started:
-        agent.stop()
-        thread.join(10)
+    return make
 
 
 def internal_errors(caplog: pytest.LogCaptureFixture) -> list[logging.LogRecord]:
@@ -115,17 +73,18 @@ def test_an_unexpected_exception_does_not_kill_the_loop(
     agent_with: Any, caplog: pytest.LogCaptureFixture, tmp_path: Path, where: str
 ) -> None:
     caplog.set_level(logging.DEBUG, logger="eos_vmtracer.agent")
-    agent, switch, session, thread = agent_with()
-    wait(lambda: agent.status_document()["switch"]["reachable"] is True)
+    agent, switch, session, loop = agent_with()
+    assert agent.status_document()["switch"]["reachable"] is True
     switch.fault_in = where
     switch.fault = lambda: TypeError("'int' object is not iterable")
     if where == "facts":  # the next periodic read fails, then a VM needs a VLAN
-        wait(lambda: agent.status_document()["switch"]["reachable"] is False)
+        loop.run_for(0.3)
+        assert agent.status_document()["switch"]["reachable"] is False
     session.set(inventory([vm(1, "host-2", 120)]))
+    loop.turn()
 
-    wait(lambda: agent.status_document()["switch"]["reachable"] is False)
-    time.sleep(1.5)  # several attempts (backoff 1 s, then 2 s)
-    assert thread.is_alive()
+    assert agent.status_document()["switch"]["reachable"] is False
+    loop.run_for(1.5)  # several attempts (backoff 0.5-1 s, then 1-2 s)
     doc = agent.status_document()
     assert doc["switch"]["reachable"] is False
     assert "TypeError" in doc["switch"]["error"] and "not iterable" in doc["switch"]["error"]
@@ -145,35 +104,37 @@ def test_an_unexpected_exception_does_not_kill_the_loop(
     assert debug and all(r.exc_info[0] is TypeError for r in debug if r.exc_info)
 
     switch.fault = None  # the fault goes away: it recovers by itself
-    wait(lambda: 120 in switch.facts_now.interfaces["Ethernet2"].allowed, timeout=8)
-    wait(lambda: agent.status_document()["switch"]["reachable"] is True)
+    loop.run_for(8)
+    assert 120 in switch.facts_now.interfaces["Ethernet2"].allowed
+    assert agent.status_document()["switch"]["reachable"] is True
     assert ("Ethernet2", 120) in LedgerStore(str(tmp_path / "state")).load().entries
-    assert thread.is_alive()
 
 
 def test_each_kind_is_logged_once_and_a_new_kind_again(
     agent_with: Any, caplog: pytest.LogCaptureFixture
 ) -> None:
-    agent, switch, _session, thread = agent_with()
-    wait(lambda: agent.status_document()["switch"]["reachable"] is True)
+    agent, switch, _session, loop = agent_with()
+    assert agent.status_document()["switch"]["reachable"] is True
     switch.fault = lambda: KeyError("switchports")
-    wait(lambda: switch.raised >= 2, timeout=6)
+    loop.run_for(6)
+    assert switch.raised >= 2
     switch.fault = lambda: ValueError("bad")
-    wait(lambda: "ValueError" in agent.status_document()["switch"]["error"], timeout=6)
+    loop.run_for(6)
+    assert "ValueError" in agent.status_document()["switch"]["error"]
     raised = switch.raised
-    wait(lambda: switch.raised >= raised + 1, timeout=6)
+    loop.run_for(agent_mod.BACKOFF_MAX + status_mod.HEARTBEAT)  # the longest backoff
+    assert switch.raised >= raised + 1  # the same kind again: not logged again
     kinds = [
         r.getMessage().split("internal error: ")[1].split()[0] for r in internal_errors(caplog)
     ]
     assert kinds == ["KeyError", "ValueError"], kinds
-    assert thread.is_alive()
 
 
 def test_a_failure_outside_reconcile_does_not_kill_the_loop(
     agent_with: Any, caplog: pytest.LogCaptureFixture
 ) -> None:
-    agent, _switch, _session, thread = agent_with()
-    wait(lambda: agent.status_document()["switch"]["reachable"] is True)
+    agent, _switch, _session, loop = agent_with()
+    assert agent.status_document()["switch"]["reachable"] is True
     calls: list[int] = []
     original = agent.publish
 
@@ -182,9 +143,10 @@ def test_a_failure_outside_reconcile_does_not_kill_the_loop(
         raise RuntimeError("status renderer bug")
 
     agent.publish = broken_publish  # type: ignore[method-assign]
-    time.sleep(1.5)
-    assert thread.is_alive()
+    loop.run_for(1.5)
     assert 1 <= len(calls) <= 6, len(calls)  # backed off, not spinning
     assert len(internal_errors(caplog)) == 1
     agent.publish = original  # type: ignore[method-assign]
-    wait(lambda: agent.status_document()["switch"]["reachable"] is True, timeout=8)
+    loop.run_for(8)
+    assert agent.status_document()["switch"]["reachable"] is True
+    assert len(calls) >= 1

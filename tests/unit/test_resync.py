@@ -17,7 +17,13 @@ from eos_vmtracer import resync
 from eos_vmtracer import status as status_mod
 from eos_vmtracer.cli import cli
 from eos_vmtracer.history import History
-from tests.unit.test_agent import allowed, inventory, vm, wait
+from tests.unit.test_agent import (
+    allowed,
+    inventory,
+    stepped,  # noqa: F401 - the fixture "stepped"
+    vm,
+    wait,
+)
 from tests.unit.test_agent import setup as agent_setup  # noqa: F401 - the fixture "setup"
 
 pytestmark = pytest.mark.timeout(60)
@@ -63,20 +69,26 @@ def test_answers_keep_the_last_few(tmp_path: Path) -> None:
     assert len(ids) == resync.MAX_ANSWERS and ids[-1] == f"{resync.MAX_ANSWERS + 4:016x}"
 
 
-def test_the_agent_resyncs_and_removes_nothing_until_synchronised(agent_setup: Any) -> None:  # noqa: F811
-    agent, switch, session, _ = agent_setup(remove_delay=0.3, vms=[vm(1, "host-1", 120)])
-    wait(lambda: 120 in allowed(switch, "Ethernet1"))
+def test_the_agent_resyncs_and_removes_nothing_until_synchronised(stepped: Any) -> None:  # noqa: F811
+    agent, switch, session, loop = stepped(remove_delay=30.0, vms=[vm(1, "host-1", 120)])
+    assert 120 in allowed(switch, "Ethernet1")
     run_dir = agent.config.switch.run_dir
     req = resync.submit(run_dir, "vc1")
-    assert resync.wait_for_answer(run_dir, req, 5) is not None
+    # The request watcher (a thread) takes the request; the next turn carries it out.
+    wait(lambda: (loop.turn(), resync.answer_for(run_dir, req.id))[1] is not None)
     assert session.resyncs == 1
     assert not session.snapshot().synced
     # The VM goes away while the session reads everything again: VLAN 120 stays.
     session.set(inventory([], synced=False))
-    time.sleep(1.0)  # well past remove_delay
+    loop.turn()
+    loop.run_for(600)  # well past remove_delay
     assert 120 in allowed(switch, "Ethernet1")
     session.set(inventory([]))  # synchronised again: now it may go, after remove_delay
-    wait(lambda: 120 not in allowed(switch, "Ethernet1"))
+    loop.turn()
+    loop.run_for(29.9)
+    assert 120 in allowed(switch, "Ethernet1")
+    loop.run_for(0.2)
+    assert 120 not in allowed(switch, "Ethernet1")
     events = [e.action for e in History(agent.config.switch.state_dir).read(50)]
     assert "resync" in events
 

@@ -4,22 +4,21 @@ facts must be read again; the agent keeps its ledger intent and re-reads."""
 
 from __future__ import annotations
 
-import threading
-import time
 from pathlib import Path
 from typing import Any, Callable
 
 import pytest
 
 from eos_vmtracer.agent import Agent
-from eos_vmtracer.config import CdpConfig, Config, LogConfig, SessionConfig, SwitchConfig
+from eos_vmtracer.config import CdpConfig, LogConfig, SwitchConfig
 from eos_vmtracer.ledger import LedgerStore
 from eos_vmtracer.model import SwitchFacts
 from eos_vmtracer.planner import Plan
 from eos_vmtracer.switch import CommittedSwitchError, EapiSwitch, TransientSwitchError
 from eos_vmtracer.switch.facts import SHOW_VLANS
 from eos_vmtracer.switch.transport import Reply
-from tests.unit.fakes import FakeSession, FakeSwitch
+from lab.builders import config
+from tests.unit.fakes import FakeClock, FakeSession, FakeSwitch, SteppedLoop
 from tests.unit.test_agent import inventory, vm
 from tests.unit.test_switch_eapi import PLAN, Scripted, applied_reply
 from tests.unit.test_switch_facts_fail_closed import JsonSwitch
@@ -70,16 +69,15 @@ def test_the_agent_keeps_what_it_added_when_the_answer_after_commit_is_bad(
     base = JsonSwitch(glitches=0)
     base.glitches = -1
     switch = CommitsThenGarbles(base.facts())
-    config = Config(
-        switch=SwitchConfig(
-            interfaces=("Ethernet1", "Ethernet2"),
-            remove_delay=0.2,
-            state_dir=str(tmp_path / "state"),
-            run_dir=str(tmp_path / "run"),
-        ),
+    cfg = config(
+        ("Ethernet1", "Ethernet2"),
+        allowed="100-199",
+        url="https://vc/sdk",
         cdp=CdpConfig(enabled=False),
         log=LogConfig(syslog=False),
-        sessions=(SessionConfig(name="vc1", url="https://vc/sdk", allowed_vlans=_vlans()),),
+        remove_delay=0.2,
+        state_dir=str(tmp_path / "state"),
+        run_dir=str(tmp_path / "run"),
     )
     sessions: list[FakeSession] = []
 
@@ -87,26 +85,23 @@ def test_the_agent_keeps_what_it_added_when_the_answer_after_commit_is_bad(
         sessions.append(FakeSession(inventory([vm(1, "host-2", 130)]), cb))
         return sessions
 
-    agent = Agent(config, switch=switch, sessions=make_sessions, cdp=None)
-    thread = threading.Thread(target=agent.run, daemon=True)
-    thread.start()
-    try:
-        deadline = time.monotonic() + 8
-        while time.monotonic() < deadline:
-            if agent.status_document()["switch"]["reachable"] and not switch.garble:
-                break
-            time.sleep(0.02)
+    clock = FakeClock()
+    agent = Agent(
+        cfg,
+        switch=switch,
+        sessions=make_sessions,
+        cdp=None,
+        clock=clock.time,
+        monotonic=clock.monotonic,
+    )
+    with agent.started():
+        loop = SteppedLoop(agent, clock)
+        loop.turn()  # applied and committed, but the answer after the commit is bad
+        assert not switch.garble and agent.status_document()["switch"]["reachable"] is False
+        loop.run_for(10)  # backoff, then read again
+        assert agent.status_document()["switch"]["reachable"] is True
         ledger = LedgerStore(str(tmp_path / "state")).load()
-    finally:
-        agent.stop()
-        thread.join(10)
     assert 130 in switch.facts_now.interfaces["Ethernet2"].allowed
     assert ("Ethernet2", 130) in ledger.entries  # owned: it was committed
     assert len(switch.applied) == 1  # read again, not applied again
     assert switch.reads >= 2
-
-
-def _vlans() -> Any:
-    from eos_vmtracer.vlans import VlanSet
-
-    return VlanSet.parse("100-199")

@@ -6,14 +6,13 @@ from __future__ import annotations
 
 import copy
 import threading
-import time
 from pathlib import Path
 from typing import Any, Callable, Optional
 
 import pytest
 
 from eos_vmtracer.agent import Agent
-from eos_vmtracer.config import CdpConfig, Config, LogConfig, SessionConfig, SwitchConfig
+from eos_vmtracer.config import CdpConfig, LogConfig
 from eos_vmtracer.ledger import LedgerStore
 from eos_vmtracer.planner import Plan
 from eos_vmtracer.switch import PermanentSwitchError
@@ -30,7 +29,8 @@ from eos_vmtracer.switch.facts import (
 )
 from eos_vmtracer.switch.transport import parse_reply
 from eos_vmtracer.vlans import VlanSet
-from tests.unit.fakes import FakeSession
+from lab.builders import config
+from tests.unit.fakes import FakeClock, FakeSession, SteppedLoop
 from tests.unit.test_agent import inventory, vm
 from tests.unit.test_switch_facts import load, outputs, trunk
 
@@ -319,19 +319,16 @@ class JsonSwitch:
 
 def test_a_null_allowed_list_never_costs_the_operators_all_trunk_a_vlan(tmp_path: Path) -> None:
     switch = JsonSwitch(glitches=1)
-    config = Config(
-        switch=SwitchConfig(
-            interfaces=("Ethernet1", "Ethernet2"),
-            remove_delay=0.2,
-            check_interval=0.3,
-            state_dir=str(tmp_path / "state"),
-            run_dir=str(tmp_path / "run"),
-        ),
+    cfg = config(
+        ("Ethernet1", "Ethernet2"),
+        allowed="100-199",
+        url="https://vc/sdk",
         cdp=CdpConfig(enabled=False),
         log=LogConfig(syslog=False),
-        sessions=(
-            SessionConfig(name="vc1", url="https://vc/sdk", allowed_vlans=VlanSet.parse("100-199")),
-        ),
+        remove_delay=20.0,
+        check_interval=30.0,
+        state_dir=str(tmp_path / "state"),
+        run_dir=str(tmp_path / "run"),
     )
     sessions: list[FakeSession] = []
 
@@ -340,21 +337,26 @@ def test_a_null_allowed_list_never_costs_the_operators_all_trunk_a_vlan(tmp_path
         sessions.append(FakeSession(inventory([vm(1, "host-1", 120)]), cb))
         return sessions
 
-    agent = Agent(config, switch=switch, sessions=make_sessions, cdp=None)
-    thread = threading.Thread(target=agent.run, daemon=True)
-    thread.start()
-    try:
-        deadline = time.monotonic() + 5
-        while switch.reads < 1 and time.monotonic() < deadline:
-            time.sleep(0.01)
-        time.sleep(0.5)
-        sessions[0].set(inventory([vm(1, "host-1", 120, on=False)]))  # VLAN 120 unneeded
-        time.sleep(1.5)  # well past remove_delay
-        ledger = LedgerStore(str(tmp_path / "state")).load()
+    clock = FakeClock()
+    agent = Agent(
+        cfg,
+        switch=switch,
+        sessions=make_sessions,
+        cdp=None,
+        clock=clock.time,
+        monotonic=clock.monotonic,
+    )
+    with agent.started():
+        loop = SteppedLoop(agent, clock)
+        loop.turn()  # the first read glitches (null allowed list): refused
+        assert switch.reads == 1
         doc = agent.status_document()
-    finally:
-        agent.stop()
-        thread.join(10)
+        loop.run_for(5)
+        sessions[0].set(inventory([vm(1, "host-1", 120, on=False)]))  # VLAN 120 unneeded
+        loop.turn()
+        loop.run_for(100)  # well past remove_delay, and periodic checks
+        ledger = LedgerStore(str(tmp_path / "state")).load()
+        assert switch.reads > 1 and agent.status_document()["switch"]["reachable"] is True
     assert switch.allowed["Ethernet1"] is None, "VLAN taken off the operator's ALL trunk"
     assert ("Ethernet1", 120) not in ledger.entries, "an ALL trunk's VLAN recorded as ours"
     assert not [c for p in switch.applied for c in p.changes if c.interface == "Ethernet1"]
