@@ -60,11 +60,14 @@ def build(
     cdp: Any = None,
     clock: Optional[FakeClock] = None,
     switch_type: type[FakeSwitch] = FakeSwitch,
-) -> tuple[Agent, FakeSwitch, FakeSession]:
-    """An agent (not started) over a fake switch (a ``switch_type``) and one fake
-    session of vc1; on ``clock`` when given, else on the real clocks."""
+    switch: Any = None,
+    interfaces: tuple[str, ...] = EDGE,
+) -> tuple[Agent, Any, FakeSession]:
+    """An agent (not started) over a fake switch (a ``switch_type`` with ``facts``, or
+    ``switch`` itself) and one fake session of vc1 on these edge ``interfaces``; on
+    ``clock`` when given, else on the real clocks."""
     cfg = config(
-        EDGE,
+        interfaces,
         allowed="100-199",
         url="https://vc/sdk",
         remove_delay=remove_delay,
@@ -74,7 +77,8 @@ def build(
         cdp=CdpConfig(enabled=cdp is not None),
         log=LogConfig(syslog=False),
     )
-    switch = switch_type(facts or leaf_facts())
+    if switch is None:
+        switch = switch_type(facts or leaf_facts())
     sessions: list[FakeSession] = []
 
     def make_sessions(cb: Callable[[], None]) -> list[Any]:
@@ -88,7 +92,7 @@ def build(
     return agent, switch, sessions[0]
 
 
-Stepped = tuple[Agent, FakeSwitch, FakeSession, SteppedLoop]
+Stepped = tuple[Agent, Any, FakeSession, SteppedLoop]
 
 
 @pytest.fixture()

@@ -9,11 +9,11 @@ from typing import Any, Callable, Optional
 
 from eos_vmtracer import render
 from eos_vmtracer.agent import Agent
-from eos_vmtracer.config import CdpConfig, Config, LogConfig, SessionConfig, SwitchConfig
-from eos_vmtracer.model import SessionInventory, SessionState, SwitchFacts, SwitchInterface
+from eos_vmtracer.config import CdpConfig, LogConfig
+from eos_vmtracer.model import SessionInventory
 from eos_vmtracer.neighbors import SwitchIdentity
 from eos_vmtracer.vcenter.session import SessionFigures
-from eos_vmtracer.vlans import VlanSet
+from lab.builders import config, session, switch_facts
 from tests.unit.fakes import FakeSession, FakeSwitch
 
 
@@ -35,31 +35,25 @@ class ScopedFake(FakeSession):
 def test_the_agent_names_the_switch_to_its_sessions_and_publishes_their_figures(
     tmp_path: Path,
 ) -> None:
-    config = Config(
-        switch=SwitchConfig(
-            hostname="leaf1-cfg",
-            interfaces=("Ethernet1",),
-            state_dir=str(tmp_path / "state"),
-            run_dir=str(tmp_path / "run"),
-        ),
+    cfg = config(
+        ("Ethernet1",),
+        url="https://vc/sdk",
         cdp=CdpConfig(enabled=False),
         log=LogConfig(syslog=False),
-        sessions=(SessionConfig(name="vc1", url="https://vc/sdk", allowed_vlans=VlanSet.all()),),
+        hostname="leaf1-cfg",
+        state_dir=str(tmp_path / "state"),
+        run_dir=str(tmp_path / "run"),
     )
-    facts = SwitchFacts(
-        "leaf1",
-        fqdn="leaf1.example.net",
-        system_mac="00:1c:73:00:00:01",
-        interfaces={"Ethernet1": SwitchInterface("Ethernet1")},
-        vlans={1: "default"},
+    facts = switch_facts(
+        ("Ethernet1",), "ALL", fqdn="leaf1.example.net", system_mac="00:1c:73:00:00:01"
     )
     made: list[ScopedFake] = []
 
     def sessions(cb: Callable[[], None]) -> list[Any]:
-        made.append(ScopedFake(SessionInventory("vc1", SessionState.CONNECTED, True), cb))
+        made.append(ScopedFake(session([]), cb))
         return list(made)
 
-    agent = Agent(config, switch=FakeSwitch(facts), sessions=sessions, cdp=None)
+    agent = Agent(cfg, switch=FakeSwitch(facts), sessions=sessions, cdp=None)
     agent.reconcile(reread=True)
     ident = made[0].identity
     assert ident is not None

@@ -18,10 +18,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from eos_vmtracer import render
-from eos_vmtracer.config import Config, SessionConfig, SwitchConfig
 from eos_vmtracer.ledger import CorruptLedger, Ledger, LedgerStore, Ownership, validate
-from eos_vmtracer.model import SessionInventory, SessionState, SwitchFacts, SwitchInterface
-from eos_vmtracer.vlans import VlanSet
+from lab.builders import config, session, switch_facts
 from tests.unit.fakes import FakeSession, FakeSwitch
 
 GOOD: dict[str, Any] = {
@@ -195,24 +193,15 @@ def test_the_store_never_raises_and_sets_any_corrupt_file_aside(
 def _agent(tmp_path: Path) -> Any:
     from eos_vmtracer.agent import Agent
 
-    config = Config(
-        switch=SwitchConfig(
-            interfaces=("Ethernet1",),
-            state_dir=str(tmp_path / "state"),
-            run_dir=str(tmp_path / "run"),
-        ),
-        sessions=(SessionConfig(name="vc1", allowed_vlans=VlanSet.parse("100-199")),),
+    cfg = config(
+        ("Ethernet1",),
+        allowed="100-199",
+        state_dir=str(tmp_path / "state"),
+        run_dir=str(tmp_path / "run"),
     )
-    switch = FakeSwitch(
-        SwitchFacts(
-            "leaf1",
-            interfaces={
-                "Ethernet1": SwitchInterface("Ethernet1", allowed=VlanSet.parse("1-10,100"))
-            },
-        )
-    )
-    inv = SessionInventory("vc1", SessionState.CONNECTED, True)
-    return Agent(config, switch=switch, sessions=lambda cb: [FakeSession(inv, cb)], cdp=None)
+    switch = FakeSwitch(switch_facts(("Ethernet1",), "1-10,100", vlans={}))
+    inv = session([])
+    return Agent(cfg, switch=switch, sessions=lambda cb: [FakeSession(inv, cb)], cdp=None)
 
 
 def test_a_corrupt_ledger_reaches_the_status_and_show_sessions(tmp_path: Path) -> None:

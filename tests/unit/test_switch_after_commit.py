@@ -5,21 +5,19 @@ facts must be read again; the agent keeps its ledger intent and re-reads."""
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import pytest
 
-from eos_vmtracer.agent import Agent
-from eos_vmtracer.config import CdpConfig, LogConfig, SwitchConfig
+from eos_vmtracer.config import SwitchConfig
 from eos_vmtracer.ledger import LedgerStore
 from eos_vmtracer.model import SwitchFacts
 from eos_vmtracer.planner import Plan
 from eos_vmtracer.switch import CommittedSwitchError, EapiSwitch, TransientSwitchError
 from eos_vmtracer.switch.facts import SHOW_VLANS
 from eos_vmtracer.switch.transport import Reply
-from lab.builders import config
-from tests.unit.fakes import FakeClock, FakeSession, FakeSwitch, SteppedLoop
-from tests.unit.test_agent import inventory, vm
+from tests.unit.fakes import FakeClock, FakeSwitch, SteppedLoop
+from tests.unit.test_agent import build, vm
 from tests.unit.test_switch_eapi import PLAN, Scripted, applied_reply
 from tests.unit.test_switch_facts_fail_closed import JsonSwitch
 
@@ -69,30 +67,14 @@ def test_the_agent_keeps_what_it_added_when_the_answer_after_commit_is_bad(
     base = JsonSwitch(glitches=0)
     base.glitches = -1
     switch = CommitsThenGarbles(base.facts())
-    cfg = config(
-        ("Ethernet1", "Ethernet2"),
-        allowed="100-199",
-        url="https://vc/sdk",
-        cdp=CdpConfig(enabled=False),
-        log=LogConfig(syslog=False),
-        remove_delay=0.2,
-        state_dir=str(tmp_path / "state"),
-        run_dir=str(tmp_path / "run"),
-    )
-    sessions: list[FakeSession] = []
-
-    def make_sessions(cb: Callable[[], None]) -> list[Any]:
-        sessions.append(FakeSession(inventory([vm(1, "host-2", 130)]), cb))
-        return sessions
-
     clock = FakeClock()
-    agent = Agent(
-        cfg,
+    agent, _, _session = build(
+        tmp_path,
+        remove_delay=0.2,
+        vms=[vm(1, "host-2", 130)],
+        clock=clock,
         switch=switch,
-        sessions=make_sessions,
-        cdp=None,
-        clock=clock.time,
-        monotonic=clock.monotonic,
+        interfaces=("Ethernet1", "Ethernet2"),
     )
     with agent.started():
         loop = SteppedLoop(agent, clock)

@@ -11,8 +11,6 @@ from typing import Any, Callable, Optional
 
 import pytest
 
-from eos_vmtracer.agent import Agent
-from eos_vmtracer.config import CdpConfig, LogConfig
 from eos_vmtracer.ledger import LedgerStore
 from eos_vmtracer.planner import Plan
 from eos_vmtracer.switch import PermanentSwitchError
@@ -29,9 +27,8 @@ from eos_vmtracer.switch.facts import (
 )
 from eos_vmtracer.switch.transport import parse_reply
 from eos_vmtracer.vlans import VlanSet
-from lab.builders import config
-from tests.unit.fakes import FakeClock, FakeSession, SteppedLoop
-from tests.unit.test_agent import inventory, vm
+from tests.unit.fakes import FakeClock, SteppedLoop
+from tests.unit.test_agent import build, inventory, vm
 from tests.unit.test_switch_facts import load, outputs, trunk
 
 Edit = Callable[[dict[str, Any]], None]
@@ -319,32 +316,15 @@ class JsonSwitch:
 
 def test_a_null_allowed_list_never_costs_the_operators_all_trunk_a_vlan(tmp_path: Path) -> None:
     switch = JsonSwitch(glitches=1)
-    cfg = config(
-        ("Ethernet1", "Ethernet2"),
-        allowed="100-199",
-        url="https://vc/sdk",
-        cdp=CdpConfig(enabled=False),
-        log=LogConfig(syslog=False),
-        remove_delay=20.0,
-        check_interval=30.0,
-        state_dir=str(tmp_path / "state"),
-        run_dir=str(tmp_path / "run"),
-    )
-    sessions: list[FakeSession] = []
-
-    def make_sessions(cb: Callable[[], None]) -> list[Any]:
-        # host-1 is cabled to Ethernet1 (the ALL trunk); its VM needs VLAN 120.
-        sessions.append(FakeSession(inventory([vm(1, "host-1", 120)]), cb))
-        return sessions
-
+    # host-1 is cabled to Ethernet1 (the ALL trunk); its VM needs VLAN 120.
     clock = FakeClock()
-    agent = Agent(
-        cfg,
+    agent, _, session = build(
+        tmp_path,
+        remove_delay=20.0,
+        vms=[vm(1, "host-1", 120)],
+        clock=clock,
         switch=switch,
-        sessions=make_sessions,
-        cdp=None,
-        clock=clock.time,
-        monotonic=clock.monotonic,
+        interfaces=("Ethernet1", "Ethernet2"),
     )
     with agent.started():
         loop = SteppedLoop(agent, clock)
@@ -352,7 +332,7 @@ def test_a_null_allowed_list_never_costs_the_operators_all_trunk_a_vlan(tmp_path
         assert switch.reads == 1
         doc = agent.status_document()
         loop.run_for(5)
-        sessions[0].set(inventory([vm(1, "host-1", 120, on=False)]))  # VLAN 120 unneeded
+        session.set(inventory([vm(1, "host-1", 120, on=False)]))  # VLAN 120 unneeded
         loop.turn()
         loop.run_for(100)  # well past remove_delay, and periodic checks
         ledger = LedgerStore(str(tmp_path / "state")).load()
