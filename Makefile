@@ -14,6 +14,9 @@ BUILD := build
 APT_PACKAGES := golang-go golang-github-vmware-govmomi-dev lldpd tshark iproute2 rpm zip openssl patch
 VCSIM := $(BUILD)/vcsim-lab
 PYTEST_ARGS ?=
+# Unit tests run on every core (pytest-xdist; the planner's hypothesis properties are
+# most of their time). Integration and end-to-end tests share one lab: one at a time.
+UNIT_JOBS ?= auto
 
 .PHONY: help test lint unit tests39 deps apt venv demo bench soak swix clean lab cli-yaml
 
@@ -69,17 +72,18 @@ cli-yaml: venv
 	$(VENV)/bin/python extension/cli_yaml.py
 
 unit: venv
-	$(VENV)/bin/python -m pytest -q tests/unit $(PYTEST_ARGS)
+	$(VENV)/bin/python -m pytest -q -n $(UNIT_JOBS) tests/unit $(PYTEST_ARGS)
 
 # Everything under Python 3.9 (the runtime of EOS); unit tests under the default
 # Python as well. Without 3.9, say so loudly and run everything on the default.
 tests39: deps
-	@if [ -n "$(PY39)" ]; then \
-	  $(VENV39)/bin/python -m pytest -q tests $(PYTEST_ARGS); \
-	else \
+	@py=$(VENV39)/bin/python; if [ -z "$(PY39)" ]; then \
 	  echo "!!!!!!!! NO PYTHON 3.9 ON THIS MACHINE: EOS's RUNTIME IS NOT TESTED !!!!!!!!" >&2; \
-	  $(VENV)/bin/python -m pytest -q tests $(PYTEST_ARGS); \
-	fi
+	  py=$(VENV)/bin/python; \
+	fi; \
+	echo "$$py -m pytest (unit, then integration and e2e)"; \
+	$$py -m pytest -q -n $(UNIT_JOBS) tests/unit $(PYTEST_ARGS) && \
+	$$py -m pytest -q tests/integration tests/e2e $(PYTEST_ARGS)
 
 test: deps lint unit tests39
 	@if [ -z "$(PY39)" ]; then echo "!!!!!!!! WARNING: tests ran without Python 3.9 !!!!!!!!" >&2; fi

@@ -754,8 +754,10 @@ def _withheld_as_a_whole(live: Plan, ledger: Ledger, config: Config, now: float)
             before = ledger.entries.get((c.interface, v))
             if before is None:
                 entries.pop((c.interface, v), None)
-            else:
-                entries[(c.interface, v)] = before
+            else:  # owned as before; needed, so its clock stops as in the live plan
+                live_entry = live.ledger.entries.get((c.interface, v))
+                since = before.unneeded_since if live_entry is None else live_entry.unneeded_since
+                entries[(c.interface, v)] = replace(before, unneeded_since=since)
         for v in c.remove:  # not removed: still owned, its clock running
             entry = ledger.entries[(c.interface, v)]
             since = now if entry.unneeded_since is None else entry.unneeded_since

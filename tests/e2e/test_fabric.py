@@ -14,6 +14,7 @@ from collections.abc import Iterator
 
 import pytest
 
+from eos_vmtracer.agent import HEARING_WITHIN
 from lab.world import World
 from tests.e2e.helpers import pending, wait_vlan
 
@@ -35,6 +36,7 @@ def slow_timers(world: World) -> Iterator[World]:
     world.config_path.write_text(changed)
     try:
         world.start_agent(timeout=90)
+        _quiet(world, since=time.monotonic())
         yield world
     finally:
         world.stop_agent()
@@ -54,12 +56,26 @@ def _hint_calls(world: World) -> int:
     return world.control("vc1").counters().get("QueryNetworkHint", 0)
 
 
+def _quiet(world: World, since: float) -> None:
+    """Wait for the questions an agent asks as it starts to end: every host at once, and
+    again once the first CDP frames could be heard (HEARING_WITHIN after CDP began)."""
+    time.sleep(max(0.0, since + HEARING_WITHIN + 1.0 - time.monotonic()))
+    calls, still = _hint_calls(world), time.monotonic()
+    deadline = still + 20
+    while time.monotonic() - still < 1.5:
+        assert time.monotonic() < deadline, "the agent kept asking for neighbours"
+        time.sleep(0.2)
+        now = _hint_calls(world)
+        if now != calls:
+            calls, still = now, time.monotonic()
+
+
 def test_a_recabled_host_is_found_through_its_link_change_not_the_timer(
     slow_timers: World,
 ) -> None:
     world = slow_timers
     _esx2_on(world)
-    time.sleep(2.0)  # past the first discovery's retries
+    _quiet(world, since=0.0)  # past the link retries of esx2's first discovery
     world.control("vc1").reset_counters()
     world.recable("esx2", "vmnic0", "Ethernet4")
     up = time.monotonic()

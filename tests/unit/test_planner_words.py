@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import ast
 import json
+from dataclasses import replace
 from pathlib import Path
 from typing import get_args
 
@@ -43,12 +44,19 @@ def test_a_dry_run_is_the_live_plan_withheld_as_a_whole(w: World) -> None:
     deletes = [x.remove for x in dry.withheld if x.why == "dry run: delete"]
     assert creates == ([planner.VlanSet(live.create_vlans)] if live.create_vlans else [])
     assert deletes == ([live.delete_vlans] if live.delete_vlans else [])
-    # The ledger owns nothing that was not done, and loses nothing that was not undone.
+    # The ledger owns nothing that was not done, and loses nothing that was not undone;
+    # a repair not made keeps its entry, with the live plan's clock (stopped: needed).
     for c in live.changes:
         for v in c.add:
-            assert dry.ledger.entries.get((c.interface, v)) == w.ledger.entries.get(
-                (c.interface, v)
-            )
+            before = w.ledger.entries.get((c.interface, v))
+            now_owned = dry.ledger.entries.get((c.interface, v))
+            if before is None:
+                assert now_owned is None
+            else:
+                assert now_owned == replace(
+                    before, unneeded_since=live.ledger.entries[(c.interface, v)].unneeded_since
+                )
+                assert now_owned.unneeded_since is None
         for v in c.remove:
             assert (c.interface, v) in dry.ledger.entries
             assert any(p.interface == c.interface and p.vlan == v for p in dry.pending)
@@ -122,3 +130,25 @@ def test_history_skips_a_line_with_an_unknown_action(tmp_path: Path) -> None:
     with open(h.path, "a", encoding="utf-8") as f:
         f.write(json.dumps({"at": 2.0, "action": "rm -rf", "interface": "Ethernet1"}) + "\n")
     assert [e.action for e in h.read(10)] == ["add"]
+
+
+def test_a_dry_run_repair_stops_the_clock_of_a_vlan_needed_again() -> None:
+    """Found by hypothesis: an owned VLAN gone from its port (so the live plan would add
+    it back) and needed again kept its removal clock in a dry run."""
+    from eos_vmtracer.model import VlanSpec
+
+    from .test_planner_cases import NOW, a_vm, cfg, esx, facts, pg, session, std
+
+    entry = Ownership(
+        "Ethernet1", 100, NOW - 10_000, sessions=frozenset({"vc1"}), unneeded_since=NOW - 600
+    )
+    ledger = Ledger(entries={entry.key(): entry})
+    host = esx(pgs=(pg("VM-100", VlanSpec.single(100)),))
+    inv = session([host], [a_vm("web1", host.moid, std("VM-100"))])
+    switch = replace(facts(Ethernet1="1"), vlans={1: "default", 100: "VM-100"})
+    p = plan(inv, switch, cfg(dry_run=True), ledger, NOW)
+    assert [(x.interface, str(x.add), x.why) for x in p.withheld] == [
+        ("Ethernet1", "100", "dry run")
+    ]
+    assert 100 in p.interfaces["Ethernet1"].needed
+    assert p.ledger.entries[entry.key()] == replace(entry, unneeded_since=None)
