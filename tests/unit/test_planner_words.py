@@ -99,9 +99,11 @@ def test_one_not_synchronised_hold(w: World) -> None:
 
 def test_a_vlan_of_a_removed_session_is_held_with_the_state() -> None:
     """The path for VLANs whose session is no longer configured gives the same words."""
-    from .test_planner_cases import NOW, cfg, facts, session
+    from lab.builders import inventory, session
 
-    inv = session([], [], synced=False)
+    from .test_planner_cases import NOW, cfg, facts
+
+    inv = inventory(session([], synced=False))
     entry = Ownership("Ethernet1", 100, NOW - 10_000, sessions=frozenset({"gone"}))
     ledger = Ledger(entries={entry.key(): entry})
     p = plan(inv, facts(Ethernet1="1,100"), cfg(), ledger, NOW)
@@ -135,16 +137,16 @@ def test_history_skips_a_line_with_an_unknown_action(tmp_path: Path) -> None:
 def test_a_dry_run_repair_stops_the_clock_of_a_vlan_needed_again() -> None:
     """Found by hypothesis: an owned VLAN gone from its port (so the live plan would add
     it back) and needed again kept its removal clock in a dry run."""
-    from eos_vmtracer.model import VlanSpec
+    from lab.builders import a_vm, esx, inventory, session, std, vlan_pgs
 
-    from .test_planner_cases import NOW, a_vm, cfg, esx, facts, pg, session, std
+    from .test_planner_cases import NOW, cfg, facts
 
     entry = Ownership(
         "Ethernet1", 100, NOW - 10_000, sessions=frozenset({"vc1"}), unneeded_since=NOW - 600
     )
     ledger = Ledger(entries={entry.key(): entry})
-    host = esx(pgs=(pg("VM-100", VlanSpec.single(100)),))
-    inv = session([host], [a_vm("web1", host.moid, std("VM-100"))])
+    host = esx(pgs=vlan_pgs([100]))
+    inv = inventory(session([host], [a_vm("web1", host.moid, std("VM-100"))]))
     switch = replace(facts(Ethernet1="1"), vlans={1: "default", 100: "VM-100"})
     p = plan(inv, switch, cfg(dry_run=True), ledger, NOW)
     assert [(x.interface, str(x.add), x.why) for x in p.withheld] == [
