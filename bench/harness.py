@@ -319,11 +319,16 @@ class AgentProcess:
     """``vmtracer run --config F`` in a subprocess (stderr to a log file)."""
 
     def __init__(
-        self, workdir: str, config_path: str, env: Optional[dict[str, str]] = None
+        self,
+        workdir: str,
+        config_path: str,
+        env: Optional[dict[str, str]] = None,
+        command: Optional[list[str]] = None,
     ) -> None:
         self.workdir = workdir
         self.config_path = config_path
         self.env = dict(env or {})
+        self.command = command or vmtracer_command()
         self.run_dir = os.path.join(workdir, "run")
         self.log_path = os.path.join(workdir, "agent.log")
         self.proc: Optional[subprocess.Popen[bytes]] = None
@@ -334,7 +339,7 @@ class AgentProcess:
         with open(self.log_path, "ab") as log:
             self.started = time.monotonic()
             self.proc = subprocess.Popen(
-                [*vmtracer_command(), "run", "--config", self.config_path],
+                [*self.command, "run", "--config", self.config_path],
                 stdin=subprocess.DEVNULL,
                 stdout=subprocess.DEVNULL,
                 stderr=log,

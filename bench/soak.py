@@ -85,6 +85,7 @@ class Params:
     check_interval: float = 30.0
     warmup: float = -1.0  # seconds of churn before the RSS baseline (-1: a fifth, <= 60 s)
     seed: int = 1
+    trace_memory: str = ""  # a file: the agent runs under tracemalloc (bench/memtrace.py)
 
     def warmup_s(self) -> float:
         return self.warmup if self.warmup >= 0 else min(60.0, self.duration / 5)
@@ -757,7 +758,7 @@ def run(p: Params, progress: Callable[[str], None] = _log) -> dict[str, Any]:
                         allowed = None if operator is None else frozenset(operator)
                         sw.emulator.engine.running.interfaces[port].allowed = allowed
                 config = write_config(workdir, p, labs, sw.socket)
-                agent = AgentProcess(workdir, config)
+                agent = _agent_process(p, workdir, config)
                 with agent:
                     result.update(_soak(p, labs, sw, agent, models, start_vlans, progress))
                     result["agent_log_tail"] = agent.log_tail(600) if not result["ok"] else ""
@@ -767,6 +768,20 @@ def run(p: Params, progress: Callable[[str], None] = _log) -> dict[str, Any]:
     result["machine_after"] = machine()
     result["duration_s"] = round(time.monotonic() - began, 1)
     return result
+
+
+def _agent_process(p: Params, workdir: str, config: str) -> AgentProcess:
+    """The agent as the product runs it, or under tracemalloc with ``trace_memory``."""
+    if not p.trace_memory:
+        return AgentProcess(workdir, config)
+    from bench import memtrace
+
+    return AgentProcess(
+        workdir,
+        config,
+        env={memtrace.OUT_ENV: os.path.abspath(p.trace_memory)},
+        command=[sys.executable, "-m", "bench.memtrace"],
+    )
 
 
 def _soak(

@@ -203,9 +203,16 @@ patch --quiet --forward --no-backup-if-mismatch "$overlay/property_collector.go"
 PATCH
 # A fourth, in the registry: every session's property collector has the singleton's
 # reference, and update handlers were kept by reference, so only the last session to
-# wait got updates (a second client silently starved the first). Keyed per instance.
-reg_src=$gopath/src/github.com/vmware/govmomi/simulator/registry.go
+# wait got updates (a second client silently starved the first). Keyed per instance,
+# and dropped per instance: when a collector is destroyed (every handler of its
+# reference) and when its session logs out (that session's own), or else each gone
+# collector would queue every later change forever (a 20,000-VM lab build, whose
+# tasks each wait through a collector of their own, grew past 18 GB).
+sim=$gopath/src/github.com/vmware/govmomi/simulator
+reg_src=$sim/registry.go
+sm_src=$sim/session_manager.go
 cp "$reg_src" "$overlay/registry.go"
+cp "$sm_src" "$overlay/session_manager.go"
 patch --quiet --forward --no-backup-if-mismatch "$overlay/registry.go" <<'PATCH' \
   || die "the simulator's handler patch does not apply to $reg_src (another govmomi version?)"
 --- a/simulator/registry.go
@@ -238,9 +245,38 @@ patch --quiet --forward --no-backup-if-mismatch "$overlay/registry.go" <<'PATCH'
  // NewEntity sets Entity().Self with a new, unique Value.
  // Useful for creating object instances from templates.
  func (r *Registry) NewEntity(item mo.Entity) mo.Entity {
+@@ -266,7 +274,11 @@
+ 
+ 	r.m.Lock()
+ 	delete(r.objects, item)
+-	delete(r.handlers, item)
++	for key, h := range r.handlers { // keyed per instance (handlerKey): every one of item
++		if h.Reference() == item {
++			delete(r.handlers, key)
++		}
++	}
+ 	delete(r.locks, item)
+ 	r.m.Unlock()
+ }
 PATCH
-printf '{"Replace": {"%s": "%s", "%s": "%s"}}\n' "$pc_src" "$overlay/property_collector.go" \
-  "$reg_src" "$overlay/registry.go" >"$overlay/overlay.json"
+patch --quiet --forward --no-backup-if-mismatch "$overlay/session_manager.go" <<'PATCH' \
+  || die "the simulator's logout patch does not apply to $sm_src (another govmomi version?)"
+--- a/simulator/session_manager.go
++++ b/simulator/session_manager.go
+@@ -184,6 +184,9 @@
+ 
+ 	for ref, obj := range ctx.Session.Registry.objects {
+ 		if ref == pc {
++			if h, ok := obj.(RegisterObject); ok { // this session's collector: it stops
++				ctx.Map.RemoveHandler(h) // listening (eos-vmtracer lab)
++			}
+ 			continue // don't unregister the PropertyCollector singleton
+ 		}
+ 		if _, ok := obj.(RegisterObject); ok {
+PATCH
+printf '{"Replace": {"%s": "%s", "%s": "%s", "%s": "%s"}}\n' \
+  "$pc_src" "$overlay/property_collector.go" "$reg_src" "$overlay/registry.go" \
+  "$sm_src" "$overlay/session_manager.go" >"$overlay/overlay.json"
 
 tmp=$(mktemp "$out.XXXXXX")
 trap 'rm -f "$tmp"' EXIT
