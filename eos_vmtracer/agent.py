@@ -548,6 +548,9 @@ class Agent:
         failures = 64 if permanent else self._failures  # permanent: the longest wait at once
         self._backoff_until = self._mono() + SWITCH_BACKOFF.delay(failures)
         self._failures += 1
+        # Tried again, on a switch read again, as soon as the backoff ends (not on the
+        # next status heartbeat or periodic check).
+        self._next_check = min(self._next_check, self._mono())
 
     def _unexpected(self, error: Exception) -> str:
         """An exception nothing translated: log it once per kind (type and where it was

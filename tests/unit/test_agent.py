@@ -219,8 +219,8 @@ def test_transient_failure_keeps_ownership_and_retries(stepped: Any, tmp_path: P
     shortest = SWITCH_BACKOFF.ceiling(0) / 2
     loop.run_for(shortest - 0.01)  # not before the shortest first backoff
     assert 140 not in allowed(switch, "Ethernet3")
-    # Retried after the longest one, at the latest on the next status heartbeat.
-    loop.run_for(shortest + status_mod.HEARTBEAT + 0.02)
+    # Retried as the backoff ends: after the longest first one at the latest.
+    loop.run_for(SWITCH_BACKOFF.ceiling(0) - shortest + 0.02)
     assert 140 in allowed(switch, "Ethernet3")
     assert agent.status_document()["switch"]["reachable"] is True
     assert agent.status_document()["agent"]["counters"]["eapi_errors"] == 1
