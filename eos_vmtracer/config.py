@@ -284,6 +284,8 @@ def _readable_file(value: Any) -> str:
     path = _path(value)
     if path and not os.access(path, os.R_OK):
         raise _Invalid(f"cannot read {path}")
+    if path and not os.path.isfile(path):
+        raise _Invalid(f"{path} is not a file")
     return path
 
 

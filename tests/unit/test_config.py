@@ -243,6 +243,7 @@ BAD = [
         "pick one",
     ),
     (lambda t: t + 'ca_file = "/nonexistent/ca.pem"\n', "session[1].ca_file", "cannot read"),
+    (lambda t: t + 'ca_file = "/etc"\n', "session[1].ca_file", "/etc is not a file"),
     (lambda t: t + 'autovlan = "no"\n', "session[1].autovlan", "true or false"),
     (lambda t: t + "hint_interval = 0\n", "session[1].hint_interval", "between"),
     (

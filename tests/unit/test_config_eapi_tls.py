@@ -71,6 +71,7 @@ def test_a_ca_file_and_a_pin_are_read(files: dict[str, Path]) -> None:
     "extra, key, problem",
     [
         ('eapi_ca_file = "/nonexistent/ca.pem"', "switch.eapi_ca_file", "cannot read"),
+        ('eapi_ca_file = "/etc"', "switch.eapi_ca_file", "/etc is not a file"),
         ("eapi_ca_file = 5", "switch.eapi_ca_file", "must be a string"),
         ('eapi_thumbprint = "AB:CD"', "switch.eapi_thumbprint", "must be a SHA-256 fingerprint"),
         ('eapi_thumbprint = "' + "G" * 64 + '"', "switch.eapi_thumbprint", "SHA-256"),
