@@ -24,7 +24,7 @@ import time
 from dataclasses import dataclass, field, replace
 from typing import Any, Callable, Mapping, Optional, TypedDict
 
-from eos_vmtracer.fileio import parse_json, write_json_atomic
+from eos_vmtracer.fileio import TooLarge, parse_json, read_capped, write_json_atomic
 from eos_vmtracer.messages import Message, emit
 from eos_vmtracer.vlans import VlanSet
 
@@ -32,6 +32,10 @@ log = logging.getLogger(__name__)
 
 FORMAT_VERSION = 1
 FILE_NAME = "ledger.json"
+#: A larger file is corrupt: some 440,000 owned (port, VLAN) pairs at ~150 bytes each,
+#: more than 4,094 VLANs on 100 ports. Read whole, a planted file of gigabytes would
+#: take the switch's memory.
+MAX_BYTES = 64 * 1024 * 1024
 
 
 @dataclass(frozen=True)
@@ -265,24 +269,28 @@ class LedgerStore:
 
         Never raises: whatever the file holds, the outcome is a ledger.
         """
+        corrupt = ""
         try:
-            with open(self.path, "rb") as f:
-                data = f.read()
+            data = read_capped(self.path, MAX_BYTES)
         except FileNotFoundError:
             return Ledger()
+        except TooLarge as e:
+            corrupt = str(e)
         except OSError as e:
             problem = f"cannot read it ({e.strerror})"
         else:
             try:
                 return Ledger.from_bytes(data)
             except CorruptLedger as e:
-                aside = f"{self.path}.corrupt-{time.strftime('%Y%m%dT%H%M%S')}"
-                try:
-                    os.replace(self.path, aside)
-                    where = f"moved to {aside}"
-                except OSError as move_error:
-                    where = f"could not be moved aside: {move_error.strerror}"
-                problem = f"corrupt ({e}); it {where}"
+                corrupt = str(e)
+        if corrupt:
+            aside = f"{self.path}.corrupt-{time.strftime('%Y%m%dT%H%M%S')}"
+            try:
+                os.replace(self.path, aside)
+                where = f"moved to {aside}"
+            except OSError as move_error:
+                where = f"could not be moved aside: {move_error.strerror}"
+            problem = f"corrupt ({corrupt}); it {where}"
         emit(log, Message.LEDGER_CORRUPT, path=self.path, problem=problem)
         self._trouble(f"the ledger {problem}; removing nothing until a fresh one is written")
         return Ledger(trusted=False)

@@ -248,3 +248,22 @@ def test_plan_reads_a_corrupt_ledger_as_untrusted(tmp_path: Path, data: bytes) -
     (tmp_path / "ledger.json").write_bytes(data)
     assert peek_ledger(str(tmp_path)).trusted is False
     assert (tmp_path / "ledger.json").read_bytes() == data
+
+
+def test_a_ledger_larger_than_the_cap_is_set_aside_unread(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A planted file of gigabytes would take the switch's memory: past MAX_BYTES it is
+    corrupt (set aside, untrusted) without being read whole."""
+    from eos_vmtracer import ledger as ledger_mod
+
+    assert ledger_mod.MAX_BYTES == 64 * 1024 * 1024
+    good = json.dumps(GOOD).encode()
+    (tmp_path / "ledger.json").write_bytes(good)
+    monkeypatch.setattr(ledger_mod, "MAX_BYTES", len(good))
+    assert LedgerStore(str(tmp_path)).load().trusted  # at the cap: read
+    (tmp_path / "ledger.json").write_bytes(good + b" ")
+    loaded = LedgerStore(str(tmp_path)).load()
+    assert not loaded.trusted and not loaded.entries
+    assert f"larger than {len(good)} bytes" in caplog.text
+    assert [p for p in os.listdir(tmp_path) if p.startswith("ledger.json.corrupt-")]
