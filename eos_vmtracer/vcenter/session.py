@@ -160,6 +160,10 @@ class VcenterSession:
         self._store: Optional[InventoryStore] = None  # the published one
         self._migrations = self._new_tracker()
         self._neighbors: dict[str, dict[str, tuple[Neighbor, ...]]] = {}
+        # host moid -> (its neighbours as last answered, whether they name this switch):
+        # worked out once per answer, not once per host for every answer (_rescope)
+        self._here: dict[str, tuple[Mapping[str, tuple[Neighbor, ...]], bool]] = {}
+        self._rescope_due = False  # neighbours changed since the scope was worked out
         self._merged: dict[str, tuple[Host, dict[str, tuple[Neighbor, ...]], Host]] = {}
         self._hint_due: dict[str, float] = {}  # host moid -> monotonic time
         self._host_up: dict[str, bool] = {}
@@ -303,6 +307,7 @@ class VcenterSession:
             if identity == self._identity:
                 return
             self._identity = identity
+            self._here.clear()
             self._rescope()
         self._wake.set()
         self._publish()
@@ -352,6 +357,7 @@ class VcenterSession:
 
     def _publish(self) -> None:
         with self._lock:
+            self._rescope_if_due()  # what is published never reads a stale scope
             store = self._store
             hosts: dict[str, Host] = {}
             vms: Mapping[str, Any] = {}
@@ -420,6 +426,7 @@ class VcenterSession:
             self._hint_due.pop(m, None)
             self._host_up.pop(m, None)
             self._neighbors.pop(m, None)
+            self._here.pop(m, None)
             self._merged.pop(m, None)
             self._hinted.pop(m, None)
         if any(due <= now for due in self._hint_due.values()):
@@ -438,6 +445,7 @@ class VcenterSession:
             signals[m] = HostSignal(host.connected, links, nics, uplinks)
         for m in [m for m in self._neighbors if m not in hosts]:
             self._neighbors.pop(m, None)
+            self._here.pop(m, None)
             self._merged.pop(m, None)
             self._hinted.pop(m, None)
             self._per_vmnic.discard(m)
@@ -452,15 +460,32 @@ class VcenterSession:
             ident.matches(n.device_id) for ns in heard.values() for n in ns
         )
 
+    def _host_heard_here(self, host_moid: str, heard: Mapping[str, tuple[Neighbor, ...]]) -> bool:
+        """:meth:`_heard_here` of one host's neighbours, worked out once for each answer
+        (identity changes clear what was worked out). Holds _lock."""
+        known = self._here.get(host_moid)
+        if known is not None and known[0] is heard:
+            return known[1]
+        here = self._heard_here(heard)
+        self._here[host_moid] = (heard, here)
+        return here
+
+    def _rescope_if_due(self) -> None:
+        """The rescope a hint round put off (one per answer made a round over N hosts
+        cost N x N). Holds _lock."""
+        if self._rescope_due:
+            self._rescope()
+
     def _rescope(self) -> None:
         """What the scope should hold now: hosts heard here or named by ``static_hosts``
         (never heard, yet the planner maps their vmnics here), VMs migrating to them."""
+        self._rescope_due = False
         if not self.scoped:
             return
         store = self._store
         hosts = store.hosts() if store is not None else {}
         heard = frozenset(
-            m for m, nb in self._neighbors.items() if m in hosts and self._heard_here(nb)
+            m for m, nb in self._neighbors.items() if m in hosts and self._host_heard_here(m, nb)
         )
         heard |= static_in_scope(hosts, self._static)
         migrations = {vm: mg.dest_host for vm, mg in self._migrations.migrations().items()}
@@ -699,6 +724,7 @@ class VcenterSession:
             self._migrations = tracker
             hosts = store.hosts()
             self._neighbors = {m: v for m, v in self._neighbors.items() if m in hosts}
+            self._here = {m: v for m, v in self._here.items() if m in hosts}
             self._merged = {m: v for m, v in self._merged.items() if m in hosts}
             self._hint_due = {}
             self._host_up = {}
@@ -851,15 +877,19 @@ class VcenterSession:
                 continue
             with self._lock:
                 hearing = [d for d, ns in heard.items() if ns]
-                self._discovery.answered(host_moid, self._heard_here(heard), hearing)
-                marked = self._mark_asked(host_moid, asked_at)
                 changed = self._neighbors.get(host_moid) != heard
                 if changed:
                     self._neighbors[host_moid] = heard
-                    self._rescope()
+                known = self._neighbors[host_moid]
+                here = self._host_heard_here(host_moid, known)
+                self._discovery.answered(host_moid, here, hearing)  # before _mark_asked
+                marked = self._mark_asked(host_moid, asked_at)
+                if changed:
+                    self._rescope_due = True  # once per publish, not once per answer
                 changed |= marked
             unpublished[0] |= changed
             if unpublished[0] and time.monotonic() - published >= HINT_PUBLISH_EVERY:
+                self._sync_scope(conn)  # the VMs of the hosts found here so far come in now
                 self._publish()
                 unpublished[0], published = False, time.monotonic()
 
@@ -899,6 +929,7 @@ class VcenterSession:
     def _sync_scope(self, conn: Connection) -> None:
         """ModifyListView to what the scope should hold (hosts heard here, VMs coming)."""
         with self._lock:
+            self._rescope_if_due()
             watch, store = self._watch, self._store
             if watch is None or store is None or watch.list_view is None:
                 return
