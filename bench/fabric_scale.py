@@ -161,16 +161,24 @@ def _steady(lab: Any, seconds: float) -> tuple[dict[str, float], dict[str, float
     )
 
 
-def _recable(lab: Any, leaf: Leaf, h: int, to: str, heard_after: float) -> float:
-    """Move host ``h``'s vmnic0 to port ``to`` of its leaf; seconds from link-up until its
-    VLANs are there."""
+def _carried(lab: Any, leaf: Leaf, h: int) -> set[int]:
+    """The VLANs host ``h``'s powered-on VMs need through its vmnic0 (standard portgroups)."""
     name = fabric.host_name(h)
     need = need_of(lab.scenario, leaf.n).get(port(h, 0), set())
-    mine = {
+    return {
         int(v["nics"][0]["portgroup"].split("-")[1])
         for v in lab.scenario["vms"]
         if v["host"] == name and v.get("power", "on") == "on" and "portgroup" in v["nics"][0]
     } & need
+
+
+def _recable(lab: Any, leaf: Leaf, h: int, to: str, heard_after: float) -> float:
+    """Move host ``h``'s vmnic0 to port ``to`` of its leaf; seconds from link-up until its
+    VLANs are there."""
+    name = fabric.host_name(h)
+    mine = _carried(lab, leaf, h)
+    if not mine:  # nothing to wait for: the switch's last change would be "the answer"
+        raise ValueError(f"{name} carries no VLAN through vmnic0 to time a recabling by")
     lab.control.set_link(name, "vmnic0", False)
     time.sleep(2.0)
     if heard_after <= 0:
@@ -314,12 +322,15 @@ def _run_mode(lab: Any, scoped: bool, k: int, window: float, probes: int) -> dic
             "vlan_on_destination_after_s": None if mbb is None else round(mbb, 2),
             "before_arrival": mbb is not None and mbb < 8.0,
         }
+        movable = [h for h in range(PER_LEAF) if _carried(lab, first, h)]
         out["recable_s"] = {
-            "neighbour_heard_at_once": round(_recable(lab, first, 0, f"Ethernet{SPARE}", 0.0), 2)
+            "neighbour_heard_at_once": round(
+                _recable(lab, first, movable[0], f"Ethernet{SPARE}", 0.0), 2
+            )
         }
         if scoped:
             out["recable_s"]["neighbour_heard_5s_after_link_up"] = round(
-                _recable(lab, first, 1, f"Ethernet{SPARE + 1}", 5.0), 2
+                _recable(lab, first, movable[1], f"Ethernet{SPARE + 1}", 5.0), 2
             )
     except Exception:
         if leaves:
