@@ -22,6 +22,7 @@ import os
 import threading
 import time
 import traceback
+from dataclasses import replace
 from typing import Any, Callable, Iterator, Optional, Protocol
 
 from eos_vmtracer import resync as resync_mod
@@ -175,6 +176,9 @@ class Agent:
         self._last_publish = 0.0
         self._cdp_ports: frozenset[str] = frozenset()
         self._last_withheld: tuple[Any, ...] = ()
+        # A plan whose commit may have landed although its answer was lost: what the
+        # next read of the switch shows of it is recorded then (history and syslog).
+        self._unconfirmed: Optional[Plan] = None
         self._unexpected_seen: dict[tuple[str, str], float] = {}  # kind -> last logged
         self._resyncs: list[resync_mod.Request] = []  # taken by the watcher, not yet done
         self._resync_lock = threading.Lock()
@@ -343,6 +347,8 @@ class Agent:
                 self._next_check = self._mono() + self.config.switch.check_interval
             assert self._facts is not None
             now = self._clock()
+            if self._unconfirmed is not None:
+                self._confirm(self._unconfirmed, self._facts, now)
             self._inventory = Inventory(tuple(s.snapshot() for s in self._sessions))
             p = plan(self._inventory, self._facts, self.config, self._ledger, now)
             self._plan = p
@@ -399,11 +405,13 @@ class Agent:
             # The outcome is unknown (a timeout may hide a commit): keep the intent,
             # re-read the switch next time; the planner sorts out what is really there.
             self._facts = None
+            self._unconfirmed = p
             self._record_failure(p, now, e)
             raise
         except Exception as e:
             # Not a switch error at all: the outcome is just as unknown.
             self._facts = None
+            self._unconfirmed = p
             self._record_failure(p, now, e)
             raise
         self._ledger = self._store.save(p.ledger)
@@ -411,6 +419,27 @@ class Agent:
         self._set_facts(facts)
         self._verify(p, facts)
         self._record_success(p, now)
+
+    def _confirm(self, p: Plan, facts: SwitchFacts, now: float) -> None:
+        """Record what the switch, read again, shows of ``p`` (applied, its answer lost):
+        the changes that landed are in the history and syslog like any other, with
+        their reasons; the rest the planner plans again."""
+        self._unconfirmed = None
+        landed = []
+        for change in p.changes:
+            iface = facts.interfaces.get(change.interface)
+            allowed = iface.allowed if iface is not None else VlanSet.none()
+            add, remove = change.add & allowed, change.remove - allowed
+            if iface is not None and (add or remove):
+                landed.append(replace(change, add=add, remove=remove))
+        created = {v: n for v, n in p.create_vlans.items() if v in facts.vlans}
+        deleted = VlanSet(v for v in p.delete_vlans if v not in facts.vlans)
+        if not (landed or created or deleted):
+            return
+        log.info("the switch shows that the change whose answer was lost was committed")
+        self._record_success(
+            replace(p, changes=tuple(landed), create_vlans=created, delete_vlans=deleted), now
+        )
 
     def _set_facts(self, facts: SwitchFacts) -> None:
         self._facts = facts

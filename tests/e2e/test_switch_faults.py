@@ -168,6 +168,11 @@ def test_an_answer_lost_after_commit_is_not_applied_twice_wrongly(ft1: World) ->
     # The ledger says the agent added it (it may remove it later), and created the VLAN.
     assert (PORT, VLAN) in owned(world) and VLAN in created(world)
     assert switch_status(world)["error"] == ""
+    # The history says so too (its errors, then the add the re-read showed), once.
+    events = world.show_json("history")
+    adds = [e for e in events if e["action"] == "add" and e["interface"] == PORT]
+    assert [e["vlans"] for e in adds if str(VLAN) in e["vlans"]] == [str(VLAN)], events
+    assert [e["action"] for e in events].count("create-vlan") >= 1
     world.eapi.clear_faults()
     # Owned for real: when the VM goes, the agent takes VLAN 111 off again.
     world.control("vc1").power("ft1", on=False)

@@ -87,3 +87,34 @@ def test_the_agent_keeps_what_it_added_when_the_answer_after_commit_is_bad(
     assert ("Ethernet2", 130) in ledger.entries  # owned: it was committed
     assert len(switch.applied) == 1  # read again, not applied again
     assert switch.reads >= 2
+
+
+def test_a_change_whose_answer_was_lost_is_in_the_history_once_read_again(
+    tmp_path: Path,
+) -> None:
+    """The commit landed, its answer did not: the history said "error". Once the switch
+    is read again and shows the VLAN, the history and syslog say it was added, with its
+    reason, like any change (and only once)."""
+    from eos_vmtracer.history import History
+
+    base = JsonSwitch(glitches=0)
+    base.glitches = -1
+    switch = CommitsThenGarbles(base.facts())
+    clock = FakeClock()
+    agent, _, _session = build(
+        tmp_path,
+        remove_delay=0.2,
+        vms=[vm(1, "host-2", 130)],
+        clock=clock,
+        switch=switch,
+        interfaces=("Ethernet1", "Ethernet2"),
+    )
+    with agent.started():
+        loop = SteppedLoop(agent, clock)
+        loop.turn()
+        loop.run_for(10)
+    events = [(e.action, e.interface, e.vlans) for e in History(str(tmp_path / "state")).read()]
+    assert events.count(("add", "Ethernet2", "130")) == 1, events
+    assert [a for a, _, _ in events].index("error") < events.index(("add", "Ethernet2", "130"))
+    add = next(e for e in History(str(tmp_path / "state")).read() if e.action == "add")
+    assert "VM" in add.reason
