@@ -754,7 +754,7 @@ class VcenterSession:
         with self._lock:
             conn = self._conn
             connected = self._state == SessionState.CONNECTED
-        if conn is not None:
+        if conn is not None and not conn.aborted:  # cut once, not on every tick after
             late = conn.overdue()
             if late:
                 reason = f"watchdog: {late} got no answer in time; cutting the connection"
