@@ -25,6 +25,7 @@ from eos_vmtracer.config import (
     load,
     read_toml,
 )
+from tests.examples import examples
 from tests.unit.test_config import GOOD, write
 
 
@@ -181,7 +182,7 @@ documents = st.fixed_dictionaries(
 ) | st.dictionaries(st.text(max_size=10), toml_values, max_size=4)
 
 
-@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=examples(300), deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(documents)
 @example({"switch": {"remove_delay": 10**400}})  # once an OverflowError: formatted as a float
 def test_any_document_is_a_config_or_a_config_error(doc: dict[str, Any]) -> None:
@@ -189,7 +190,7 @@ def test_any_document_is_a_config_or_a_config_error(doc: dict[str, Any]) -> None
         from_mapping(doc, "fuzz.toml")
 
 
-@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=examples(300), deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(
     st.binary(max_size=200)
     | st.text(alphabet=string.printable + "[]=\"'{}.\u00e9\x00", max_size=200).map(str.encode)

@@ -24,6 +24,7 @@ from eos_vmtracer.model import (
 )
 from eos_vmtracer.planner import plan
 from eos_vmtracer.vlans import VlanSet
+from tests.examples import examples
 
 entries = st.builds(
     Ownership,
@@ -36,7 +37,7 @@ entries = st.builds(
 )
 
 
-@settings(max_examples=200)
+@settings(max_examples=examples(200))
 @given(
     st.lists(entries),
     st.dictionaries(st.integers(1, 4094), st.floats(0, 2e9)),

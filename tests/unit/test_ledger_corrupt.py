@@ -20,6 +20,7 @@ from hypothesis import strategies as st
 from eos_vmtracer import render
 from eos_vmtracer.ledger import CorruptLedger, Ledger, LedgerStore, Ownership, validate
 from lab.builders import config, session, switch_facts
+from tests.examples import examples
 from tests.unit.fakes import FakeSession, FakeSwitch
 
 GOOD: dict[str, Any] = {
@@ -57,19 +58,19 @@ def _load(data: bytes) -> Optional[Ledger]:
         return None
 
 
-@settings(max_examples=200, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=examples(200), suppress_health_check=[HealthCheck.too_slow])
 @given(st.binary(max_size=400))
 def test_any_bytes_give_a_ledger_or_corrupt(data: bytes) -> None:
     _load(data)  # anything but CorruptLedger fails the test
 
 
-@settings(max_examples=200, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=examples(200), suppress_health_check=[HealthCheck.too_slow])
 @given(json_values)
 def test_any_json_gives_a_ledger_or_corrupt(doc: Any) -> None:
     _load(json.dumps(doc).encode())
 
 
-@settings(max_examples=200, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=examples(200), suppress_health_check=[HealthCheck.too_slow])
 @given(
     st.sampled_from(
         [
@@ -168,7 +169,7 @@ def test_an_older_ledger_without_created_vlan_clocks_still_loads() -> None:
     assert validate(doc)["created_vlans_unneeded_since"] == {}
 
 
-@settings(max_examples=60, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(max_examples=examples(60), suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(st.binary(min_size=1, max_size=200))
 def test_the_store_never_raises_and_sets_any_corrupt_file_aside(
     tmp_path: Path, data: bytes

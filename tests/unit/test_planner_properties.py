@@ -15,10 +15,11 @@ from eos_vmtracer.ledger import Ledger
 from eos_vmtracer.model import Inventory, SessionInventory, VlanKind, VlanSpec, Vm, VNic
 from eos_vmtracer.planner import Plan, plan, simulate
 from eos_vmtracer.vlans import VlanSet
+from tests.examples import examples
 from tests.unit.planner_world import PO, PO_MEMBERS, World, with_config, worlds
 
 PROPERTY = settings(
-    max_examples=200,
+    max_examples=examples(200),
     deadline=None,
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
 )

@@ -17,10 +17,11 @@ from eos_vmtracer.model import Host, Inventory, SessionInventory
 from eos_vmtracer.planner import plan
 from eos_vmtracer.static_hosts import StaticHosts
 from eos_vmtracer.vcenter.scope import Scope, static_in_scope
+from tests.examples import examples
 from tests.unit.planner_world import World, worlds
 
 PROPERTY = settings(
-    max_examples=200,
+    max_examples=examples(200),
     deadline=None,
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
 )

@@ -37,11 +37,12 @@ from lab.builders import (
     std,
     switch_facts,
 )
+from tests.examples import examples
 from tests.unit import test_planner_properties as safety
 from tests.unit.planner_world import NOW, PO, PO_MEMBERS, PORTS, World, with_config, worlds
 from tests.unit.test_planner_properties import PROPERTY
 
-FEWER = settings(PROPERTY, max_examples=100)  # each example runs two plans or more
+FEWER = settings(PROPERTY, max_examples=examples(100))  # each example runs two plans or more
 PATTERNS = ["esx-host-*", "esx-host-0", "ESX-HOST-1", "*", "esx-host-[12]", "nomatch*"]
 
 

@@ -20,10 +20,11 @@ from eos_vmtracer import history, planner
 from eos_vmtracer.history import History
 from eos_vmtracer.ledger import Ledger, Ownership
 from eos_vmtracer.planner import live_plan, plan
+from tests.examples import examples
 from tests.unit.planner_world import World, with_config, worlds
 
 SETTINGS = settings(
-    max_examples=40,
+    max_examples=examples(40),
     deadline=None,
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
 )

@@ -16,6 +16,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from eos_vmtracer.shown import shown
+from tests.examples import examples
 
 # Categories a terminal or a log reader may act on, or that hide what follows.
 UNSAFE = ("Cc", "Cf", "Cs", "Co", "Cn", "Zl", "Zp", "Zs")
@@ -74,7 +75,7 @@ def test_every_c0_c1_control_and_del_is_escaped_as_hex(code: int) -> None:
     assert re.fullmatch(r"a\\(x[0-9a-f]{2}|n|r|t)b", out), out
 
 
-@settings(max_examples=2000)
+@settings(max_examples=examples(2000))
 @given(st.text(ANY_CHARACTER, max_size=40))
 def test_nothing_unsafe_survives_and_it_reads_back(text: str) -> None:
     out = shown(text)

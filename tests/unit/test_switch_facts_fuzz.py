@@ -14,6 +14,7 @@ from eos_vmtracer.model import SwitchFacts
 from eos_vmtracer.switch import PermanentSwitchError
 from eos_vmtracer.switch.facts import OPTIONAL_COMMANDS, REQUIRED_COMMANDS, SHOW_IPV6, parse_facts
 from eos_vmtracer.vlans import VLAN_MAX, VLAN_MIN
+from tests.examples import examples
 from tests.unit.test_switch_facts import load, outputs
 
 COMMANDS = (*REQUIRED_COMMANDS, *OPTIONAL_COMMANDS)
@@ -95,7 +96,7 @@ def check(answers: Any) -> None:
         ipaddress.ip_address(address)
 
 
-@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=examples(200), deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(st.dictionaries(st.sampled_from(COMMANDS), json_values, max_size=len(COMMANDS)))
 def test_arbitrary_json_gives_facts_or_a_clean_error(answers: dict[str, Any]) -> None:
     check(answers)
@@ -112,7 +113,7 @@ def samples() -> dict[str, Any]:
 SAMPLES = samples()
 
 
-@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=examples(300), deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(st.data())
 def test_mutated_real_answers_give_facts_or_a_clean_error(data: st.DataObject) -> None:
     answers = copy.deepcopy(SAMPLES)

@@ -27,8 +27,13 @@ from eos_vmtracer.vcenter.translate import (
     vm_from_props,
 )
 from eos_vmtracer.vlans import VLAN_MAX, VLAN_MIN
+from tests.examples import examples
 
-FUZZ = settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+FUZZ = settings(
+    max_examples=examples(150),
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow],
+)
 
 #: Every attribute name the translator reads somewhere, so that generated objects
 #: reach deep into its code paths.
