@@ -889,8 +889,9 @@ class VcenterSession:
                 changed |= marked
             unpublished[0] |= changed
             if unpublished[0] and time.monotonic() - published >= HINT_PUBLISH_EVERY:
-                self._sync_scope(conn)  # the VMs of the hosts found here so far come in now
-                self._publish()
+                # The VMs of the hosts found here so far come in now (that publishes).
+                if not self._sync_scope(conn):
+                    self._publish()
                 unpublished[0], published = False, time.monotonic()
 
     def _query(
@@ -926,26 +927,27 @@ class VcenterSession:
                 self._per_vmnic.discard(host_moid)
         return found
 
-    def _sync_scope(self, conn: Connection) -> None:
-        """ModifyListView to what the scope should hold (hosts heard here, VMs coming)."""
+    def _sync_scope(self, conn: Connection) -> bool:
+        """ModifyListView to what the scope should hold (hosts heard here, VMs coming);
+        True when it changed the scope (and published)."""
         with self._lock:
             self._rescope_if_due()
             watch, store = self._watch, self._store
             if watch is None or store is None or watch.list_view is None:
-                return
+                return False
             add, remove = self._scope.diff()
             if not add and not remove:
-                return
+                return False
             kinds = {m: self._scope.kind(m) for m in add + remove}
         try:
             watch.modify_scope([(kinds[m], m) for m in add], [(kinds[m], m) for m in remove])
         except (SessionLost, ConnectionLost) as e:
             conn.abort(f"ModifyListView: {e}", type(e))
-            return
+            return False
         except VcenterError as e:
             # An object that just went away: the next change of the inventory rescopes.
             self._log.info("cannot change the scope (+%d -%d): %s", len(add), len(remove), e)
-            return
+            return False
         with self._lock:
             self._scope.applied(add, remove)
             heard, coming = len(self._scope.hosts), len(self._scope.vms)
@@ -954,6 +956,7 @@ class VcenterSession:
             len(add), len(remove), heard, coming,
         )  # fmt: skip
         self._publish()
+        return True
 
     def _cleanup(self, conn: Connection, watch: Optional[Watch]) -> None:
         if watch is not None:

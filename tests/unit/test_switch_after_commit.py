@@ -61,9 +61,9 @@ class CommitsThenGarbles(FakeSwitch):
         return facts
 
 
-def test_the_agent_keeps_what_it_added_when_the_answer_after_commit_is_bad(
-    tmp_path: Path,
-) -> None:
+def _garbled_once(tmp_path: Path) -> tuple[Any, CommitsThenGarbles, FakeClock]:
+    """An agent whose first commit lands but whose answer after it is bad (VM vm-1 on
+    host-2 needs VLAN 130 on Ethernet2)."""
     base = JsonSwitch(glitches=0)
     base.glitches = -1
     switch = CommitsThenGarbles(base.facts())
@@ -76,6 +76,13 @@ def test_the_agent_keeps_what_it_added_when_the_answer_after_commit_is_bad(
         switch=switch,
         interfaces=("Ethernet1", "Ethernet2"),
     )
+    return agent, switch, clock
+
+
+def test_the_agent_keeps_what_it_added_when_the_answer_after_commit_is_bad(
+    tmp_path: Path,
+) -> None:
+    agent, switch, clock = _garbled_once(tmp_path)
     with agent.started():
         loop = SteppedLoop(agent, clock)
         loop.turn()  # applied and committed, but the answer after the commit is bad
@@ -97,18 +104,7 @@ def test_a_change_whose_answer_was_lost_is_in_the_history_once_read_again(
     reason, like any change (and only once)."""
     from eos_vmtracer.history import History
 
-    base = JsonSwitch(glitches=0)
-    base.glitches = -1
-    switch = CommitsThenGarbles(base.facts())
-    clock = FakeClock()
-    agent, _, _session = build(
-        tmp_path,
-        remove_delay=0.2,
-        vms=[vm(1, "host-2", 130)],
-        clock=clock,
-        switch=switch,
-        interfaces=("Ethernet1", "Ethernet2"),
-    )
+    agent, _switch, clock = _garbled_once(tmp_path)
     with agent.started():
         loop = SteppedLoop(agent, clock)
         loop.turn()
