@@ -143,3 +143,17 @@ class SteppedLoop:
                 raise AssertionError(f"the loop spins: {turns} turns in {seconds} s")
         self.clock.advance(end - self.clock.elapsed)
         return turns
+
+    def run_until(self, done: Callable[[], bool], within: float) -> float:
+        """Turn as :meth:`run_for` does until ``done()`` holds; returns the time it took.
+
+        Fails the test if it does not hold within ``within`` seconds.
+        """
+        start = self.clock.elapsed
+        end = start + within
+        while not done():
+            if self.wake_at > end:
+                raise AssertionError(f"not done within {within} s")
+            self.clock.advance(max(0.0, self.wake_at - self.clock.elapsed))
+            self.turn()
+        return self.clock.elapsed - start

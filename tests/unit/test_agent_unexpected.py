@@ -119,7 +119,8 @@ def test_each_kind_is_logged_once_and_a_new_kind_again(
     loop.run_for(6)
     assert switch.raised >= 2
     switch.fault = lambda: ValueError("bad")
-    loop.run_for(6)
+    before = switch.raised  # the next attempt comes when the backoff (jittered) ends
+    loop.run_until(lambda: switch.raised > before, within=agent_mod.BACKOFF_MAX)
     assert "ValueError" in agent.status_document()["switch"]["error"]
     raised = switch.raised
     loop.run_for(agent_mod.BACKOFF_MAX + status_mod.HEARTBEAT)  # the longest backoff
