@@ -48,6 +48,11 @@ log = logging.getLogger("eos_vmtracer.agent")
 SETTLE = 0.05
 MAX_DELAY = 0.3
 STATUS_GAP = 0.5  # at most two status documents a second (they can be large)
+# A status document costs time to build and write: 0.2 s for 10,000 VMs. The gap
+# before the next one is at least this many times what the last one took, so the
+# status takes at most a tenth of the loop, however large the estate. (A small
+# document still goes out at once after a change.)
+STATUS_COST_SHARE = 10.0
 HEARING_WITHIN = 3.0  # seconds for a host to hear the first CDP frames on a new port
 BACKOFF_MAX = 60.0
 SWITCH_BACKOFF = Backoff(initial=1.0, maximum=BACKOFF_MAX)
@@ -174,6 +179,7 @@ class Agent:
         self._next_check = 0.0
         self._next_status = 0.0
         self._last_publish = 0.0
+        self._publish_cost = 0.0  # seconds the last status document took
         self._cdp_ports: frozenset[str] = frozenset()
         self._last_withheld: tuple[Any, ...] = ()
         # A plan whose commit may have landed although its answer was lost: what the
@@ -296,12 +302,16 @@ class Agent:
         if now >= self._backoff_until:
             applies = self._counters["applies"]
             self.reconcile(reread=now >= self._next_check or self._facts is None)
+            # Never sooner than the document's cost allows (STATUS_COST_SHARE).
+            cost_gap = self._last_publish + STATUS_COST_SHARE * self._publish_cost
             if self._counters["applies"] != applies:
-                self._next_status = now  # the switch changed: say so at once
+                # The switch changed: say so at once, or as soon as the cost allows.
+                self._next_status = max(now, cost_gap)
             else:
                 # Otherwise not more often than STATUS_GAP: under a storm of events
                 # the next reconcile matters more than the next status document.
-                self._next_status = min(self._next_status, self._last_publish + STATUS_GAP)
+                gap = max(self._last_publish + STATUS_GAP, cost_gap)
+                self._next_status = min(self._next_status, gap)
         if self._mono() >= self._next_status:
             self.publish()
 
@@ -670,6 +680,7 @@ class Agent:
 
     def publish(self) -> None:
         """Write the status document (and hand it to observers)."""
+        began = self._mono()
         doc = self.status_document()
         try:
             status_mod.write(self.config.switch.run_dir, doc)
@@ -683,6 +694,7 @@ class Agent:
             except Exception:  # an observer must not stop the agent
                 log.exception("status observer failed")
         self._last_publish = self._mono()
+        self._publish_cost = max(0.0, self._last_publish - began)
         self._next_status = self._last_publish + status_mod.HEARTBEAT
 
     # -- shutdown -------------------------------------------------------------------------

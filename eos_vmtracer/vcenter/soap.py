@@ -23,12 +23,21 @@ it cannot look up (pyvmomi decides about those).
 
 from __future__ import annotations
 
+import threading
 from typing import Any
 
 from eos_vmtracer.vcenter.pyvmomi import SoapAdapter as _soap
 from eos_vmtracer.vcenter.pyvmomi import vim
 
 _FLAG = "_vmtracer_prune_devices"
+
+#: Held while one response of an opted-in stub is parsed: one at a time in the process.
+#: pyvmomi checks every field it sets under one global lock of its own; sessions that
+#: parsed at the same time handed that lock to each other at every field. Measured in
+#: the soak (8 sessions churning), that convoy was most of the agent's CPU, and
+#: starved long polls past their watchdog deadline. A whole response per turn instead:
+#: the body is read off the network first, so a slow vCenter holds no one up.
+PARSING = threading.Lock()
 _ORIGINAL: Any = getattr(_soap, "SoapResponseDeserializer", None)
 _BASE: Any = getattr(_soap, "SoapDeserializer", None)
 _XSI_TYPE: str = getattr(_soap, "XSI_TYPE", "")
@@ -123,12 +132,21 @@ if _usable():
                 self.data += data
 
     class _ResponseDeserializer(_ORIGINAL):  # type: ignore[misc,valid-type]
-        """pyvmomi's response deserializer; prunes for the stubs that opted in."""
+        """pyvmomi's response deserializer; for the stubs that opted in, it prunes and
+        parses one response at a time (:data:`PARSING`)."""
 
         def __init__(self, stub: Any) -> None:
             super().__init__(stub)
-            if getattr(stub, _FLAG, False):
+            self._ours = bool(getattr(stub, _FLAG, False))
+            if self._ours:
                 self.deser = _PruningDeserializer(stub)
+
+        def Deserialize(self, response: Any, resultType: Any, nsMap: Any = None) -> Any:
+            if not self._ours or isinstance(response, (bytes, str)):
+                return super().Deserialize(response, resultType, nsMap)
+            body = response.read()  # the network's time, outside the lock
+            with PARSING:
+                return super().Deserialize(body, resultType, nsMap)
 
     if not issubclass(_soap.SoapResponseDeserializer, _ResponseDeserializer):
         _soap.SoapResponseDeserializer = _ResponseDeserializer
@@ -137,4 +155,4 @@ else:  # pragma: no cover - depends on the pyvmomi release
     INSTALLED = False
 
 
-__all__ = ["INSTALLED", "SKIPPED_FIELDS", "prune_devices"]
+__all__ = ["INSTALLED", "PARSING", "SKIPPED_FIELDS", "prune_devices"]

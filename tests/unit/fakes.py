@@ -141,7 +141,7 @@ class SteppedLoop:
             turns += 1
             if turns > self.MAX_TURNS:
                 raise AssertionError(f"the loop spins: {turns} turns in {seconds} s")
-        self.clock.advance(end - self.clock.elapsed)
+        self.clock.advance(max(0.0, end - self.clock.elapsed))  # a turn may take time
         return turns
 
     def run_until(self, done: Callable[[], bool], within: float) -> float:
