@@ -16,6 +16,9 @@ the stub it is built for has opted in. Other pyvmomi users in the process see no
 change. If a pyvmomi release changes the internals this relies on, nothing is
 installed and everything still works, only slower (:data:`INSTALLED` says which).
 
+For those stubs it also parses one response at a time in the process
+(:data:`PARSING`), after reading its body off the network.
+
 It must never drop anything but whole devices that are not virtual Ethernet cards
 and the fields named in :data:`SKIPPED_FIELDS`, and never drop a device whose type
 it cannot look up (pyvmomi decides about those).

@@ -3,10 +3,12 @@ translator never reads, and one read for any other stub loses nothing."""
 
 from __future__ import annotations
 
+import io
+import threading
 from typing import Any
 
 from eos_vmtracer.vcenter.pyvmomi import SoapAdapter, SoapStubAdapter, vim, vmodl
-from eos_vmtracer.vcenter.soap import INSTALLED, SKIPPED_FIELDS, prune_devices
+from eos_vmtracer.vcenter.soap import INSTALLED, PARSING, SKIPPED_FIELDS, prune_devices
 from eos_vmtracer.vcenter.translate import host_from_props, vm_from_props
 
 XSI = 'xmlns:XMLSchema-instance="http://www.w3.org/2001/XMLSchema-instance"'
@@ -148,3 +150,50 @@ def test_every_skipped_field_exists() -> None:
     for cls, names in SKIPPED_FIELDS.items():
         known = {p.name for p in cls._GetPropertyList()}
         assert names <= known, (cls, names - known)
+
+
+class _Network(io.BytesIO):
+    """A response body as pyvmomi gets it (a file object); says when it was read."""
+
+    def __init__(self, body: bytes) -> None:
+        super().__init__(body)
+        self.was_read = threading.Event()
+
+    def read(self, size: Any = -1) -> bytes:
+        self.was_read.set()
+        return super().read(size)
+
+
+def test_a_body_from_the_network_reads_as_the_same_bytes() -> None:
+    update = SoapAdapter.SoapResponseDeserializer(_stub(True)).Deserialize(
+        _Network(BODY), vmodl.query.PropertyCollector.UpdateSet
+    )
+    objs = {o.obj._moId for f in update.filterSet for o in f.objectSet}
+    assert objs == {"vm-1", "host-1"}
+
+
+def test_responses_are_parsed_one_at_a_time_but_read_off_the_network_meanwhile() -> None:
+    done = threading.Event()
+    body = _Network(BODY)
+
+    def parse() -> None:
+        SoapAdapter.SoapResponseDeserializer(_stub(True)).Deserialize(
+            body, vmodl.query.PropertyCollector.UpdateSet
+        )
+        done.set()
+
+    with PARSING:  # another session's response is being parsed
+        t = threading.Thread(target=parse, daemon=True)
+        t.start()
+        assert body.was_read.wait(5), "the body is read while another response is parsed"
+        assert not done.wait(0.3), "but not parsed until that one is done"
+    t.join(5)
+    assert done.is_set()
+
+
+def test_other_stubs_are_not_held_by_the_lock() -> None:
+    with PARSING:
+        update = SoapAdapter.SoapResponseDeserializer(_stub(False)).Deserialize(
+            _Network(BODY), vmodl.query.PropertyCollector.UpdateSet
+        )
+    assert update.filterSet
