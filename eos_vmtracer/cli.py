@@ -156,12 +156,13 @@ def run(config_path: Optional[str]) -> None:
     """Run the agent in the foreground (EOS's daemon runs this)."""
     import signal
 
-    from eos_vmtracer import logsetup
+    from eos_vmtracer import heap, logsetup
     from eos_vmtracer.agent import Agent
     from eos_vmtracer.eos import sdk
     from eos_vmtracer.fileio import StateDirError
     from eos_vmtracer.switch import SwitchError
 
+    heap.limit_arenas()  # before any thread: a long-running process keeps a compact heap
     if sdk.available():  # on EOS: daemon options in, status_set out
         click.get_current_context().exit(sdk.run(config_path))
     config = load_config(config_path)

@@ -148,8 +148,15 @@ if _usable():
             if not self._ours or isinstance(response, (bytes, str)):
                 return super().Deserialize(response, resultType, nsMap)
             body = response.read()  # the network's time, outside the lock
-            with PARSING:
-                return super().Deserialize(body, resultType, nsMap)
+            try:
+                with PARSING:
+                    return super().Deserialize(body, resultType, nsMap)
+            finally:
+                # pyvmomi keeps its expat parser, whose handlers are this object's
+                # methods: a reference cycle that holds the whole answer until the
+                # cyclic GC runs, rarely in a process with many long-lived objects.
+                # Under churn the answers piled up by the hundred megabytes.
+                self.__dict__.pop("parser", None)
 
     if not issubclass(_soap.SoapResponseDeserializer, _ResponseDeserializer):
         _soap.SoapResponseDeserializer = _ResponseDeserializer
