@@ -88,8 +88,55 @@ def _object_sampler(out: str, every: float) -> None:
         grown = sorted(counts, key=lambda k: counts[k] - first.get(k, 0), reverse=True)
         for name in grown[:TOP]:
             lines.append(f"-- {counts[name] - first.get(name, 0):+d} now {counts[name]} {name}")
+        foreign = [n for n in grown[:TOP] if not n.startswith("builtins.")]
+        if foreign:
+            lines.extend(_held_by(foreign[0]))
+        freed = gc.collect()
+        lines.append(f"-- the cyclic GC then freed {freed} objects")
         with open(out, "a", encoding="utf-8") as f:
             f.write("\n".join(lines) + "\n")
+
+
+def _huge(r: object) -> bool:
+    return isinstance(r, list) and len(r) > 50_000  # gc.get_objects() of some sampler
+
+
+def _keys(r: object) -> str:
+    code = getattr(r, "f_code", None)
+    if code is not None:
+        return f" {code.co_filename}:{getattr(r, 'f_lineno', 0)} {code.co_name}"
+    if isinstance(r, dict):
+        return f" keys {sorted(map(str, r))[:8]}"
+    if isinstance(r, (list, tuple)):
+        return f" len {len(r)}"
+    return ""
+
+
+def _held_by(name: str, depth: int = 8) -> list[str]:
+    """What holds the newest object of type ``name``: a chain of referrers' types (an
+    object's ``__dict__`` is shown as the object)."""
+    objs = [o for o in gc.get_objects() if f"{type(o).__module__}.{type(o).__qualname__}" == name]
+    mine = {id(objs)}
+    lines = []
+    obj: object = objs[-1] if objs else None
+    for level in range(depth):
+        if obj is None:
+            break
+        holders: list[object] = []
+        mine.add(id(holders))
+        for r in gc.get_referrers(obj):
+            if id(r) in mine or _huge(r):
+                continue
+            if isinstance(r, dict):  # an object's attributes: show the object
+                owners = [o for o in gc.get_referrers(r) if getattr(o, "__dict__", None) is r]
+                if owners:
+                    r = owners[0]
+            holders.append(r)
+        kinds = [f"{type(r).__module__}.{type(r).__qualname__}{_keys(r)}" for r in holders]
+        lines.append(f"   held ({level}) by {kinds[:6]}")
+        obj = holders[0] if holders else None
+    del objs
+    return lines
 
 
 def main() -> None:

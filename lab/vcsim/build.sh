@@ -201,6 +201,68 @@ patch --quiet --forward --no-backup-if-mismatch "$overlay/property_collector.go"
  			update.FilterSet = append(update.FilterSet, fu)
  		}
 PATCH
+# A fifth, in WaitForUpdatesEx again: the changes of one object in a batch are
+# reported as one object update, each property with its last value, as vCenter
+# reports them. The simulator sent one object update per change, so an event
+# collector's latestPage (100 events) came once per event posted: under churn a
+# client parsed a hundred times the events there were, and held them (a soak agent's
+# heap grew by the hundred megabytes).
+patch --quiet --forward --no-backup-if-mismatch "$overlay/property_collector.go" <<'PATCH' \
+  || die "the simulator's coalescing patch does not apply to $pc_src (another govmomi version?)"
+--- a/simulator/property_collector.go
++++ b/simulator/property_collector.go
+@@ -794,6 +794,7 @@
+ 				}
+ 
+ 				if len(fu.ObjectSet) != 0 {
++					fu.ObjectSet = coalesceModifies(fu.ObjectSet)
+ 					set.FilterSet = append(set.FilterSet, fu)
+ 				}
+ 			}
+@@ -808,6 +809,42 @@
+ 	}
+ }
+ 
++// coalesceModifies merges the modify updates of one object into the first of them,
++// each property with its last value, as vCenter reports an object once per update
++// set. eos-vmtracer lab: the simulator sent one update per change, so an event
++// collector's latestPage came once per event posted, each time the whole page.
++func coalesceModifies(ous []types.ObjectUpdate) []types.ObjectUpdate {
++	first := make(map[types.ManagedObjectReference]int, len(ous))
++	var out []types.ObjectUpdate
++	for _, ou := range ous {
++		if ou.Kind != types.ObjectUpdateKindModify {
++			out = append(out, ou)
++			continue
++		}
++		i, seen := first[ou.Obj]
++		if !seen {
++			first[ou.Obj] = len(out)
++			ou.ChangeSet = append([]types.PropertyChange(nil), ou.ChangeSet...)
++			out = append(out, ou)
++			continue
++		}
++		for _, c := range ou.ChangeSet {
++			replaced := false
++			for j := range out[i].ChangeSet {
++				if out[i].ChangeSet[j].Name == c.Name {
++					out[i].ChangeSet[j] = c
++					replaced = true
++				}
++			}
++			if !replaced {
++				out[i].ChangeSet = append(out[i].ChangeSet, c)
++			}
++		}
++		out[i].MissingSet = append(out[i].MissingSet, ou.MissingSet...)
++	}
++	return out
++}
++
+ // truncateUpdates splits filter updates after max object updates (0: no limit).
+ // eos-vmtracer lab.
+ func truncateUpdates(fus []types.PropertyFilterUpdate, max int) ([]types.PropertyFilterUpdate, []types.PropertyFilterUpdate) {
+PATCH
 # A fourth, in the registry: every session's property collector has the singleton's
 # reference, and update handlers were kept by reference, so only the last session to
 # wait got updates (a second client silently starved the first). Keyed per instance,

@@ -81,3 +81,56 @@ def test_a_lab_of_2000_vms_starts_in_seconds() -> None:
         assert rss_kb < 1024 * 1024, f"the lab vCenter holds {rss_kb // 1024} MB"
         assert len(lab.control.state()["vms"]) >= 2000  # and the probes and movers
     assert took < 60
+
+
+def test_an_object_changed_several_times_comes_once_per_update_set(lab: VcsimLab) -> None:
+    """As vCenter does: one object update per object in an update set, each property
+    with its last value. The simulator sent one per change: an event collector's
+    latestPage (the whole page) once per event posted."""
+    import ssl
+
+    from pyVim.connect import Disconnect, SmartConnect
+    from pyVmomi import vim, vmodl
+
+    host, port = lab.url.split("//", 1)[1].split("/", 1)[0].rsplit(":", 1)
+    ctx = ssl.create_default_context()
+    ctx.check_hostname = False
+    ctx.verify_mode = ssl.CERT_NONE
+    si = SmartConnect(
+        host=host, port=int(port), user=lab.username, pwd=lab.password, sslContext=ctx
+    )
+    try:
+        content = si.RetrieveContent()
+        collector = content.eventManager.CreateCollectorForEvents(
+            vim.event.EventFilterSpec(eventTypeId=["VmMigratedEvent", "VmBeingHotMigratedEvent"])
+        )
+        pc = vmodl.query.PropertyCollector
+        content.propertyCollector.CreateFilter(
+            pc.FilterSpec(
+                objectSet=[pc.ObjectSpec(obj=collector)],
+                propSet=[pc.PropertySpec(type=type(collector), pathSet=["latestPage"])],
+            ),
+            partialUpdates=False,
+        )
+        options = pc.WaitOptions(maxWaitSeconds=5)
+        version = content.propertyCollector.WaitForUpdatesEx("", options).version
+        # Three migrations, six events, posted faster than the simulator's batches.
+        for dest in ("esx2.lab", "esx1.lab", "esx2.lab"):
+            lab.control.relocate("web1", dest, wait=True)
+        seen = 0
+        deadline = time.monotonic() + 10
+        while seen < 6 and time.monotonic() < deadline:
+            update = content.propertyCollector.WaitForUpdatesEx(version, options)
+            if update is None:
+                continue
+            version = update.version
+            objs = [o for f in update.filterSet for o in f.objectSet]
+            assert len(objs) == 1, [len(o.changeSet) for o in objs]  # one per update set
+            pages = [c.val for c in objs[0].changeSet if c.name == "latestPage"]
+            assert len(pages) == 1
+            seen = len(pages[0])
+        assert seen >= 6  # the last value holds every event
+        collector.DestroyCollector()
+    finally:
+        Disconnect(si)
+        lab.control.relocate("web1", "esx1.lab", wait=True)
