@@ -37,8 +37,8 @@ _FLAG = "_vmtracer_prune_devices"
 #: Held while one response of an opted-in stub is parsed: one at a time in the process.
 #: pyvmomi checks every field it sets under one global lock of its own; sessions that
 #: parsed at the same time handed that lock to each other at every field. Measured in
-#: the soak (8 sessions churning), that convoy was most of the agent's CPU, and
-#: starved long polls past their watchdog deadline. A whole response per turn instead:
+#: the soak (8 sessions churning), 59% of the threads' samples waited on that lock, and
+#: long polls starved past their watchdog deadline. A whole response per turn instead:
 #: the body is read off the network first, so a slow vCenter holds no one up.
 PARSING = threading.Lock()
 _ORIGINAL: Any = getattr(_soap, "SoapResponseDeserializer", None)
