@@ -12,17 +12,15 @@ one at a time anyway (the GIL), so more arenas buy it nothing.
 
 :func:`limit_arenas` sets that limit (``mallopt(M_ARENA_MAX)``, what the
 ``MALLOC_ARENA_MAX`` environment variable sets, which an EOS daemon cannot be given);
-it must run before the agent starts its threads. :func:`trim` hands free memory at
-the end of and inside the arenas back to the system (``malloc_trim``).
+it must run before the agent starts its threads.
 
-It must never fail or slow the agent: with a C library other than glibc (or none
-that ``ctypes`` can load) every call does nothing and says so by returning False.
+It must never fail the agent: with a C library other than glibc (or none that
+``ctypes`` can load) it does nothing and says so by returning False.
 """
 
 from __future__ import annotations
 
 import ctypes
-import threading
 from typing import Any, Optional
 
 ARENAS = 2
@@ -30,29 +28,18 @@ ARENAS = 2
 
 _M_ARENA_MAX = -8  # from glibc's malloc.h
 
-_lock = threading.Lock()
-_libc: Optional[Any] = None
-_loaded = False
-
 
 def _glibc() -> Optional[Any]:
-    """The process's C library when it is glibc with mallopt and malloc_trim, else None."""
-    global _libc, _loaded
-    with _lock:
-        if not _loaded:
-            _loaded = True
-            try:
-                libc = ctypes.CDLL(None)
-                libc.gnu_get_libc_version.restype = ctypes.c_char_p
-                libc.gnu_get_libc_version()
-                libc.mallopt.argtypes = (ctypes.c_int, ctypes.c_int)
-                libc.mallopt.restype = ctypes.c_int
-                libc.malloc_trim.argtypes = (ctypes.c_size_t,)
-                libc.malloc_trim.restype = ctypes.c_int
-            except (OSError, AttributeError):  # not glibc (musl, macOS) or no libc at all
-                libc = None
-            _libc = libc
-        return _libc
+    """The process's C library when it is glibc with mallopt, else None."""
+    try:
+        libc = ctypes.CDLL(None)
+        libc.gnu_get_libc_version.restype = ctypes.c_char_p
+        libc.gnu_get_libc_version()
+        libc.mallopt.argtypes = (ctypes.c_int, ctypes.c_int)
+        libc.mallopt.restype = ctypes.c_int
+    except (OSError, AttributeError):  # not glibc (musl, macOS) or no libc at all
+        return None
+    return libc
 
 
 def limit_arenas(arenas: int = ARENAS) -> bool:
@@ -63,13 +50,4 @@ def limit_arenas(arenas: int = ARENAS) -> bool:
     return libc is not None and libc.mallopt(_M_ARENA_MAX, arenas) == 1
 
 
-def trim() -> bool:
-    """Give free heap memory back to the system; True when glibc did (or could)."""
-    libc = _glibc()
-    if libc is None:
-        return False
-    libc.malloc_trim(0)
-    return True
-
-
-__all__ = ["ARENAS", "limit_arenas", "trim"]
+__all__ = ["ARENAS", "limit_arenas"]

@@ -136,11 +136,7 @@ class SteppedLoop:
         end = self.clock.elapsed + seconds
         turns = 0
         while self.wake_at <= end:
-            self.clock.advance(max(0.0, self.wake_at - self.clock.elapsed))
-            self.turn()
-            turns += 1
-            if turns > self.MAX_TURNS:
-                raise AssertionError(f"the loop spins: {turns} turns in {seconds} s")
+            turns = self._wake(turns, seconds)
         self.clock.advance(max(0.0, end - self.clock.elapsed))  # a turn may take time
         return turns
 
@@ -150,10 +146,17 @@ class SteppedLoop:
         Fails the test if it does not hold within ``within`` seconds.
         """
         start = self.clock.elapsed
-        end = start + within
+        turns = 0
         while not done():
-            if self.wake_at > end:
+            if self.wake_at > start + within:
                 raise AssertionError(f"not done within {within} s")
-            self.clock.advance(max(0.0, self.wake_at - self.clock.elapsed))
-            self.turn()
+            turns = self._wake(turns, within)
         return self.clock.elapsed - start
+
+    def _wake(self, turns: int, seconds: float) -> int:
+        """Let time pass to the loop's next wake-up and turn; the turns so far + 1."""
+        self.clock.advance(max(0.0, self.wake_at - self.clock.elapsed))
+        self.turn()
+        if turns + 1 > self.MAX_TURNS:
+            raise AssertionError(f"the loop spins: {turns + 1} turns in {seconds} s")
+        return turns + 1

@@ -13,16 +13,8 @@ from click.testing import CliRunner
 from eos_vmtracer import cli, heap
 
 
-@pytest.fixture()
-def fresh_heap_module(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Forget which C library was found (each test loads it again)."""
-    monkeypatch.setattr(heap, "_loaded", False)
-    monkeypatch.setattr(heap, "_libc", None)
-
-
-def test_glibc_takes_the_arena_limit_and_trims(fresh_heap_module: None) -> None:
+def test_glibc_takes_the_arena_limit() -> None:
     assert heap.limit_arenas() is True
-    assert heap.trim() is True
 
 
 def test_an_arena_limit_below_one_is_refused() -> None:
@@ -30,21 +22,16 @@ def test_an_arena_limit_below_one_is_refused() -> None:
         heap.limit_arenas(0)
 
 
-def test_another_c_library_is_left_alone(
-    fresh_heap_module: None, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_another_c_library_is_left_alone(monkeypatch: pytest.MonkeyPatch) -> None:
     class Musl:  # a C library without glibc's calls
         def __getattr__(self, name: str) -> Any:
             raise AttributeError(name)
 
     monkeypatch.setattr(ctypes, "CDLL", lambda _name: Musl())
     assert heap.limit_arenas() is False
-    assert heap.trim() is False
 
 
-def test_no_c_library_at_all_is_left_alone(
-    fresh_heap_module: None, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_no_c_library_at_all_is_left_alone(monkeypatch: pytest.MonkeyPatch) -> None:
     def no_libc(_name: Any) -> Any:
         raise OSError("no C library")
 
