@@ -158,9 +158,7 @@ class EapiSwitch:
 
     # -- helpers --------------------------------------------------------------------------
 
-    def _parse_facts(
-        self, results: Sequence[Any], error: Optional[SwitchError]
-    ) -> SwitchFacts:
+    def _parse_facts(self, results: Sequence[Any], error: Optional[SwitchError]) -> SwitchFacts:
         """Facts from the outputs of :data:`FACTS_COMMANDS` (the optional ones may lack)."""
         if error is not None:
             log.debug("optional facts not read: %s", error)

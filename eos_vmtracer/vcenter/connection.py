@@ -22,6 +22,7 @@ import weakref
 from typing import Any, Callable, Optional
 from xml.etree import ElementTree
 
+from eos_vmtracer import __version__
 from eos_vmtracer.config import SessionConfig
 from eos_vmtracer.vcenter.errors import (
     AuthError,
@@ -31,6 +32,7 @@ from eos_vmtracer.vcenter.errors import (
     TlsError,
     VcenterError,
 )
+from eos_vmtracer.vcenter.hints import MAX_ANSWER, HintFault, HintInfo, parse_answer, request_body
 from eos_vmtracer.vcenter.pyvmomi import (
     SoapStubAdapter,
     ThumbprintMismatchException,
@@ -50,6 +52,12 @@ from eos_vmtracer.vcenter.tls import (
 
 #: Used when vCenter publishes no vimServiceVersions.xml (vSphere 5.5 and later speak it).
 FALLBACK_VERSION = "vim.version.version9"
+#: Idle connections kept open to vCenter: the long poll's, the session helper's and
+#: one for each hint call in flight (the session's HINT_CONCURRENCY, 8), so that a
+#: round of hints does not open and close connections as it goes.
+POOL_SIZE = 10
+#: How the agent names itself to vCenter on the calls it makes without pyvmomi.
+USER_AGENT = f"eos-vmtracer/{__version__}"
 
 
 def choose_version(document: Optional[str]) -> str:
@@ -119,7 +127,7 @@ class Connection:
                 sslContext=self._ctx,
                 thumbprint=cfg.thumbprint or None,
                 httpConnectionTimeout=self.socket_timeout,
-                poolSize=4,
+                poolSize=POOL_SIZE,
             )
         except Exception as e:  # pyvmomi raises bare Exception on bad arguments
             raise ProtocolError(f"cannot set up the SOAP client: {e}") from e
@@ -217,13 +225,57 @@ class Connection:
         return ProtocolError(f"{what}: {type(e).__name__}: {e}")
 
     # -- the calls the session makes besides the watch ------------------------------------
-    def network_hints(self, network_system: str, devices: Optional[list[str]] = None) -> Any:
+    def network_hints(
+        self, network_system: str, devices: Optional[list[str]] = None
+    ) -> tuple[HintInfo, ...]:
         """QueryNetworkHint on a host's HostNetworkSystem (by moid): CDP/LLDP per vmnic
-        (of ``devices`` only, when given)."""
-        system = vim.host.NetworkSystem(network_system, self.stub)
-        if devices:
-            return self.call("QueryNetworkHint", system.QueryNetworkHint, devices)
-        return self.call("QueryNetworkHint", system.QueryNetworkHint)
+        (of ``devices`` only, when given). Safe to call from several threads at once:
+        each call takes a connection of the stub's pool (see :mod:`.hints`)."""
+        return self.call(  # type: ignore[no-any-return]
+            "QueryNetworkHint", self._query_hints, network_system, devices
+        )
+
+    def _query_hints(
+        self, network_system: str, devices: Optional[list[str]]
+    ) -> tuple[HintInfo, ...]:
+        stub = self.stub
+        body = request_body(network_system, devices)
+        headers = {
+            "Cookie": stub.cookie,
+            "SOAPAction": stub.versionId,
+            "Content-Type": "text/xml; charset=utf-8",
+            "User-Agent": USER_AGENT,
+        }
+        conn = stub.GetConnection()
+        try:
+            conn.request("POST", stub.path, body, headers)
+            resp = conn.getresponse()
+            encoding = (resp.getheader("Content-Encoding") or "identity").lower()
+            data = resp.read(MAX_ANSWER + 1)
+        except BaseException:
+            conn.close()
+            stub.DropConnections()  # as pyvmomi does: the server may be sick
+            raise
+        if resp.status not in (200, 500) or encoding != "identity" or len(data) > MAX_ANSWER:
+            conn.close()
+            if resp.status not in (200, 500):
+                raise ProtocolError(f"QueryNetworkHint: HTTP {resp.status} {resp.reason}")
+            if encoding != "identity":
+                raise ProtocolError(f"QueryNetworkHint: an answer encoded {encoding!r}")
+            raise ProtocolError(f"QueryNetworkHint: an answer over {MAX_ANSWER} bytes")
+        if resp.will_close:
+            conn.close()
+        else:
+            stub.ReturnConnection(conn)
+        answer = parse_answer(data)
+        if isinstance(answer, HintFault):
+            if answer.kind == "NotAuthenticated":
+                raise SessionLost("QueryNetworkHint: vCenter no longer knows this session")
+            text = f"QueryNetworkHint: {answer.kind}: {answer.message}"
+            raise ProtocolError(text.rstrip(": "))
+        if resp.status != 200:
+            raise ProtocolError(f"QueryNetworkHint: HTTP {resp.status} without a fault")
+        return answer
 
     def keepalive(self) -> None:
         """A cheap call that fails with SessionLost when vCenter forgot the session."""

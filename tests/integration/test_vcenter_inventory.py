@@ -208,3 +208,42 @@ def test_the_adapter_parses_only_the_vnics_a_plain_client_sees_every_device(
     assert sorted(d.key for d in every if isinstance(d, vim.vm.device.VirtualEthernetCard)) == [
         d.key for d in kept
     ]
+
+
+def test_hints_read_on_the_wire_are_what_pyvmomi_reads(lab: VcsimLab) -> None:
+    """QueryNetworkHint as the adapter makes it (by hand, read by ElementTree) against
+    pyvmomi's own call, for every host of the lab, in bulk and per vmnic; a bulk call a
+    host answers empty; an unknown object; a session vCenter forgot."""
+    from eos_vmtracer.vcenter.connection import Connection
+    from eos_vmtracer.vcenter.errors import ProtocolError, SessionLost
+    from eos_vmtracer.vcenter.pyvmomi import vim
+    from eos_vmtracer.vcenter.translate import neighbors_from_hints
+
+    conn = Connection(session_config(lab), socket_timeout=10, call_timeout=10)
+    conn.open(lab.password)
+    hosts = lab.control.state()["hosts"]
+    try:
+        lab.control.set_bulk_hint_empty("esx2.lab")
+        asked = 0
+        for name, host in sorted(hosts.items()):
+            ns = vim.HostSystem(host["moid"], conn.stub).configManager.networkSystem._moId
+            ours = neighbors_from_hints(conn.network_hints(ns), pytest.fail)
+            stock = vim.host.NetworkSystem(ns, conn.stub).QueryNetworkHint()
+            assert ours == neighbors_from_hints(stock, pytest.fail), name
+            if name == "esx2.lab":
+                assert not any(ours.values()), "the bulk call was to answer empty"
+            for vmnic in ("vmnic0", "vmnic1"):
+                ours = neighbors_from_hints(conn.network_hints(ns, [vmnic]), pytest.fail)
+                stock = vim.host.NetworkSystem(ns, conn.stub).QueryNetworkHint([vmnic])
+                assert ours == neighbors_from_hints(stock, pytest.fail), (name, vmnic)
+                assert set(ours) <= {vmnic}
+                asked += int(bool(ours.get(vmnic)))
+        assert asked >= 3, "the lab's hosts hear their switches per vmnic"
+        with pytest.raises(ProtocolError, match="ManagedObjectNotFound"):
+            conn.network_hints("hostnetworksystem-nosuch")
+        lab.control.terminate_sessions()
+        with pytest.raises(SessionLost):
+            conn.network_hints(ns)
+    finally:
+        lab.control.set_bulk_hint_empty("esx2.lab", False)
+        conn.logout()
