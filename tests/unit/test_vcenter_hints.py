@@ -7,6 +7,7 @@ what it makes of pyvmomi's objects for the same answer.
 
 from __future__ import annotations
 
+import contextlib
 from typing import Any
 from xml.etree import ElementTree
 
@@ -38,10 +39,10 @@ TAIL = "</soapenv:Body></soapenv:Envelope>"
 
 
 def answer(returnvals: str) -> bytes:
-    return (
-        HEAD + f'<QueryNetworkHintResponse xmlns="urn:vim25">{returnvals}</QueryNetworkHintResponse>'
-        + TAIL
-    ).encode()  # fmt: skip
+    response = (
+        f'<QueryNetworkHintResponse xmlns="urn:vim25">{returnvals}</QueryNetworkHintResponse>'
+    )
+    return (HEAD + response + TAIL).encode()
 
 
 CDP = (
@@ -79,10 +80,14 @@ def test_the_lab_answer_reads_as_pyvmomi_reads_it() -> None:
     assert isinstance(hints, tuple)
     ours = neighbors_from_hints(hints, pytest.fail)
     theirs = neighbors_from_hints(pyvmomi_reads(LAB_ANSWER), pytest.fail)
-    assert ours == theirs == {
-        "vmnic0": (Neighbor("cdp", "leaf1.lab", "Ethernet1", "192.0.2.10"),),
-        "vmnic1": (Neighbor("lldp", "leaf1", "Ethernet51", ""),),
-    }
+    assert (
+        ours
+        == theirs
+        == {
+            "vmnic0": (Neighbor("cdp", "leaf1.lab", "Ethernet1", "192.0.2.10"),),
+            "vmnic1": (Neighbor("lldp", "leaf1", "Ethernet51", ""),),
+        }
+    )
 
 
 def test_an_empty_answer_is_no_hints() -> None:
@@ -210,7 +215,40 @@ def test_any_shape_of_answer_is_read_or_refused_never_a_crash(parts: list[str]) 
 @settings(max_examples=300, deadline=None)
 @given(st.binary(max_size=300))
 def test_any_bytes_are_read_or_refused_never_a_crash(body: bytes) -> None:
-    try:
+    with contextlib.suppress(ProtocolError):
         parse_answer(body)
-    except ProtocolError:
-        pass
+
+
+class _Response:
+    """What http.client's response offers the reader: a length (None when chunked), read."""
+
+    def __init__(self, body: bytes, length: Any) -> None:
+        self.body = body
+        self.length = length
+        self.asked: list[Any] = []
+
+    def read(self, amt: Any = None) -> bytes:
+        self.asked.append(amt)
+        n = len(self.body) if amt is None else amt
+        out, self.body = self.body[:n], self.body[n:]
+        return out
+
+
+@pytest.mark.parametrize("chunked", [False, True])
+def test_an_answer_is_read_whole_without_a_buffer_of_the_limit(chunked: bool) -> None:
+    from eos_vmtracer.vcenter.connection import _read_capped
+
+    resp = _Response(LAB_ANSWER, None if chunked else len(LAB_ANSWER))
+    assert _read_capped(resp, MAX_ANSWER) == LAB_ANSWER  # type: ignore[arg-type]
+    # http.client allocates (and zeroes) a buffer of whatever size read() is asked for
+    assert all(a is None or a <= 65536 for a in resp.asked), resp.asked
+
+
+@pytest.mark.parametrize("chunked", [False, True])
+def test_an_answer_over_the_limit_is_read_no_further_than_one_byte_past_it(chunked: bool) -> None:
+    from eos_vmtracer.vcenter.connection import _read_capped
+
+    body = b"x" * 300_000
+    resp = _Response(body, None if chunked else len(body))
+    got = _read_capped(resp, 100_000)  # type: ignore[arg-type]
+    assert len(got) == 100_001 and resp.body  # the rest is left unread
