@@ -4,7 +4,9 @@ What this module is for: open a session (TLS checked first, API version chosen,
 login), make calls that translate every foreign exception into the adapter's own
 errors, know which calls are in flight and since when (so a watchdog can see a hung
 one), and cut every socket at once (``abort``) so no thread stays blocked on a dead
-connection.
+connection. ``QueryNetworkHint``, made once per host of vCenter on a first start, goes
+through the stub's connection pool without pyvmomi's parser (:mod:`.hints`), and may
+be called from several threads at once.
 
 It must never log or keep the password, never send a request before the
 certificate has been checked (see :mod:`eos_vmtracer.vcenter.tls`), and never let a
