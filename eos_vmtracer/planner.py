@@ -633,14 +633,16 @@ def _refresh(entry: Ownership, reasons: Iterable[Reason]) -> Ownership:
     Only reasons from sessions with autovlan on are passed in as causes; a VLAN
     kept solely by an autovlan-off session keeps the causes that put it there.
     """
-    sessions = {r.session for r in reasons}
-    hosts = {f"{r.session}/{r.host_id}" for r in reasons if r.host_id}
-    return replace(
-        entry,
-        sessions=frozenset(sessions) or entry.sessions,
-        hosts=frozenset(hosts) if sessions else entry.hosts,
-        unneeded_since=None,
+    named = frozenset(r.session for r in reasons)
+    sessions = named or entry.sessions
+    hosts = (
+        frozenset(f"{r.session}/{r.host_id}" for r in reasons if r.host_id)
+        if named
+        else entry.hosts
     )
+    if entry.unneeded_since is None and entry.sessions == sessions and entry.hosts == hosts:
+        return entry  # as it was (the common case: no new copy at every reconcile)
+    return replace(entry, sessions=sessions, hosts=hosts, unneeded_since=None)
 
 
 @dataclass

@@ -11,6 +11,7 @@ every parse error raises :class:`ValueError` with a message fit for a user.
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Iterable, Iterator
 from typing import Optional
@@ -248,6 +249,7 @@ _NAME_RE = re.compile(r"([A-Za-z][A-Za-z-]*?)\s*(\d+(?:/\d+)*)")
 _RANGE_NAME_RE = re.compile(r"([A-Za-z][A-Za-z-]*?)\s*((?:\d+/)*)(\d+)\s*-\s*(\d+)")
 
 
+@functools.lru_cache(maxsize=4096)  # the planner asks it of every neighbour's port, each plan
 def canonical_interface(name: str) -> str:
     """The full EOS name of an interface: ``et1/1`` -> ``Ethernet1/1``.
 
