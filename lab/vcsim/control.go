@@ -68,6 +68,8 @@ func (l *Lab) controlMux() *http.ServeMux {
 		return nil, nil
 	})
 	handle("/lab/stall", l.apiStall)
+	handle("/lab/delay", l.apiDelay)
+	handle("/lab/peaks", func(ctx context.Context, _ json.RawMessage) (interface{}, error) { return l.peakInFlight(), nil })
 	handle("/lab/sessions/terminate", l.apiTerminateSessions)
 	handle("/lab/neighbors", l.apiNeighbors)
 	handle("/lab/vm/power", l.apiPower)
@@ -297,6 +299,24 @@ func (l *Lab) apiStall(_ context.Context, body json.RawMessage) (interface{}, er
 		return nil, badRequest("name the SOAP method to stall")
 	}
 	l.setStall(req.Method, req.On)
+	return nil, nil
+}
+
+func (l *Lab) apiDelay(_ context.Context, body json.RawMessage) (interface{}, error) {
+	var req struct {
+		Method  string  `json:"method"`
+		Seconds float64 `json:"seconds"`
+	}
+	if err := decode(body, &req); err != nil {
+		return nil, err
+	}
+	if req.Method == "" {
+		return nil, badRequest("name the SOAP method to delay")
+	}
+	if req.Seconds < 0 || req.Seconds > 60 {
+		return nil, badRequest("a delay is 0 to 60 seconds")
+	}
+	l.setDelay(req.Method, time.Duration(req.Seconds*float64(time.Second)))
 	return nil, nil
 }
 

@@ -64,6 +64,11 @@ class LabControl:
         """WaitForUpdatesEx answers that carried updates (reset with the counters)."""
         return int(self._call("bytes")["update_answers"])
 
+    def peaks(self) -> dict[str, int]:
+        """The most requests of each SOAP method in flight at once (reset with the
+        counters)."""
+        return {str(k): int(v) for k, v in self._call("peaks").items()}
+
     def reset_counters(self) -> None:
         self._call("counters/reset", {})
 
@@ -71,6 +76,11 @@ class LabControl:
     def stall(self, method: str, on: bool = True) -> None:
         """Hold every request for SOAP ``method`` unanswered until stalled off."""
         self._call("stall", {"method": method, "on": on})
+
+    def delay(self, method: str, seconds: float) -> None:
+        """Answer every request for SOAP ``method`` ``seconds`` late (0: at once), each
+        request on its own: a vCenter relaying calls to its hosts' agents."""
+        self._call("delay", {"method": method, "seconds": seconds})
 
     def terminate_sessions(self) -> int:
         """End every client session the lab has seen (clients then get NotAuthenticated)."""

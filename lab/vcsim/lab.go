@@ -1,5 +1,6 @@
 // The lab's front: every SOAP request passes through here before the simulator.
-// It counts requests by method, can stall a method (to test watchdogs), and answers
+// It counts requests by method (and how many of each were in flight at once), can
+// stall a method (to test watchdogs) or answer it late (a vCenter slow to relay), and answers
 // QueryNetworkHint with CDP and LLDP neighbours from lab state, which the simulator
 // does not know (per vmnic when the call names devices; none for a NIC without link;
 // nothing at all, for a host switched to, when the call names none). Everything else goes to govmomi's simulator unchanged.
@@ -19,6 +20,7 @@ import (
 	"sort"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/vmware/govmomi/object"
 	"github.com/vmware/govmomi/simulator"
@@ -63,11 +65,14 @@ type Lab struct {
 	neighbors map[string]map[string]NeighborSpec
 	bulkEmpty map[string]bool // hosts whose QueryNetworkHint without devices answers nothing
 
-	cmu      sync.Mutex // guards counts, bytes, stalls, sessions
+	cmu      sync.Mutex // guards counts, bytes, stalls, delays, inflight, peaks, sessions
 	counts   map[string]int64
 	bytes    map[string]int64 // response bytes sent, by method
 	changes  int64            // WaitForUpdatesEx answers that carried updates
 	stalls   map[string]chan struct{}
+	delays   map[string]time.Duration // added to every answer of a method, each on its own
+	inflight map[string]int           // requests of a method being answered now
+	peaks    map[string]int           // most of a method in flight at once (reset with counts)
 	sessions map[string]bool
 
 	sdk http.Handler // the simulator
@@ -90,6 +95,9 @@ func newLab(s *Scenario, client *vim25.Client, dataDir string) *Lab {
 		counts:       map[string]int64{},
 		bytes:        map[string]int64{},
 		stalls:       map[string]chan struct{}{},
+		delays:       map[string]time.Duration{},
+		inflight:     map[string]int{},
+		peaks:        map[string]int{},
 		sessions:     map[string]bool{},
 	}
 }
@@ -169,6 +177,10 @@ func (l *Lab) resetCounters() {
 	l.counts = map[string]int64{}
 	l.bytes = map[string]int64{}
 	l.changes = 0
+	l.peaks = map[string]int{}
+	for m, n := range l.inflight {
+		l.peaks[m] = n
+	}
 	l.cmu.Unlock()
 }
 
@@ -212,6 +224,57 @@ func (l *Lab) setStall(method string, on bool) {
 		close(ch)
 		delete(l.stalls, method)
 	}
+}
+
+// setDelay makes every answer of method come d later (0: at once), each request
+// waiting on its own, as a vCenter relaying calls to hosts' agents answers.
+func (l *Lab) setDelay(method string, d time.Duration) {
+	l.cmu.Lock()
+	defer l.cmu.Unlock()
+	if d <= 0 {
+		delete(l.delays, method)
+		return
+	}
+	l.delays[method] = d
+}
+
+func (l *Lab) waitDelay(r *http.Request, method string) {
+	l.cmu.Lock()
+	d := l.delays[method]
+	l.cmu.Unlock()
+	if d <= 0 {
+		return
+	}
+	select {
+	case <-time.After(d):
+	case <-r.Context().Done():
+	}
+}
+
+// enter and leave count the requests of a method in flight, and their peak.
+func (l *Lab) enter(method string) {
+	l.cmu.Lock()
+	l.inflight[method]++
+	if l.inflight[method] > l.peaks[method] {
+		l.peaks[method] = l.inflight[method]
+	}
+	l.cmu.Unlock()
+}
+
+func (l *Lab) leave(method string) {
+	l.cmu.Lock()
+	l.inflight[method]--
+	l.cmu.Unlock()
+}
+
+func (l *Lab) peakInFlight() map[string]int {
+	l.cmu.Lock()
+	defer l.cmu.Unlock()
+	out := make(map[string]int, len(l.peaks))
+	for k, v := range l.peaks {
+		out[k] = v
+	}
+	return out
 }
 
 func (l *Lab) waitStall(r *http.Request, method string) {
@@ -265,8 +328,11 @@ func (l *Lab) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		req.method = "(unparsed)"
 	}
 	l.count(req.method)
+	l.enter(req.method)
+	defer l.leave(req.method)
 	l.noteSession(r)
 	l.waitStall(r, req.method)
+	l.waitDelay(r, req.method)
 	r.Body = io.NopCloser(bytes.NewReader(body))
 	cw := &countingWriter{ResponseWriter: w}
 	defer func() {

@@ -283,3 +283,35 @@ def test_a_host_asked_before_it_could_hear_this_switch_is_asked_again(
         s.stop()
         for vmnic, cables in as_before("esx3.lab", "vmnic0", "vmnic1").items():
             lab.control.set_neighbors("esx3.lab", vmnic, **cables)
+
+
+def test_hint_calls_overlap_when_vcenter_answers_them_slowly(vcsim_binary: Any) -> None:
+    """A vCenter that takes 30 ms to relay each QueryNetworkHint (as a real one does,
+    asking the host's agent): after three calls made alone, the round runs
+    HINT_CONCURRENCY calls at once, never more, and every host's neighbours are known.
+    (That quick answers are asked one at a time is shown by the fanout's unit tests:
+    on a loaded machine a quick answer can look slow.)"""
+    from eos_vmtracer.vcenter.session import HINT_CONCURRENCY
+
+    with VcsimLab(scenarios.scaled(30, 1)) as lab:
+        lab.control.delay("QueryNetworkHint", 0.03)
+        lab.control.reset_counters()
+        s = VcenterSession(
+            session_config(lab, discovery_interval=1800.0),
+            lambda: None,
+            timing=FAST,
+            scoped=True,
+            cdp_interval=1.0,
+        )
+        s.set_switch_identity(LEAF1)
+        s.start()
+        try:
+            wait_for(lambda: s.snapshot().synced, 30, "the scoped session synchronised")
+            snap = s.snapshot()
+            assert len(snap.hosts) == 30
+            assert all(any(n.neighbors for n in h.nics) for h in snap.hosts.values())
+            assert s.figures().hosts_heard == 30
+        finally:
+            s.stop()
+        assert lab.control.peaks()["QueryNetworkHint"] == HINT_CONCURRENCY
+        assert lab.control.counters()["QueryNetworkHint"] >= 30
