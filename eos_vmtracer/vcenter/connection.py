@@ -277,17 +277,19 @@ class Connection:
             conn.close()
             stub.DropConnections()  # as pyvmomi does: the server may be sick
             raise
-        if resp.status not in (200, 500) or encoding != "identity" or len(data) > MAX_ANSWER:
-            conn.close()
-            if resp.status not in (200, 500):
-                raise ProtocolError(f"QueryNetworkHint: HTTP {resp.status} {resp.reason}")
-            if encoding != "identity":
-                raise ProtocolError(f"QueryNetworkHint: an answer encoded {encoding!r}")
-            raise ProtocolError(f"QueryNetworkHint: an answer over {MAX_ANSWER} bytes")
-        if resp.will_close:
+        problem = ""
+        if resp.status not in (200, 500):
+            problem = f"HTTP {resp.status} {resp.reason}"
+        elif encoding != "identity":
+            problem = f"an answer encoded {encoding!r}"
+        elif len(data) > MAX_ANSWER:  # unread bytes may follow: the connection goes too
+            problem = f"an answer over {MAX_ANSWER} bytes"
+        if problem or resp.will_close:
             conn.close()
         else:
             stub.ReturnConnection(conn)
+        if problem:
+            raise ProtocolError(f"QueryNetworkHint: {problem}")
         answer = parse_answer(data)
         if isinstance(answer, HintFault):
             if answer.kind == "NotAuthenticated":

@@ -4,9 +4,10 @@ cabling changes), and finds cabling changes through link events."""
 
 from __future__ import annotations
 
+import contextlib
 import threading
 import time
-from typing import Any, Iterator
+from typing import Any, Callable, Iterator
 
 import pytest
 
@@ -60,12 +61,14 @@ class Counter:
             self.n += 1
 
 
-@pytest.fixture
-def scoped(lab: VcsimLab) -> Iterator[tuple[VcenterSession, Counter]]:
-    calls = Counter()
+@contextlib.contextmanager
+def synced_scoped(
+    lab: VcsimLab, on_change: Callable[[], None], within: float = 10
+) -> Iterator[VcenterSession]:
+    """A scoped session for leaf1, started and synchronised; stopped on leaving."""
     s = VcenterSession(
         session_config(lab, discovery_interval=1800.0),
-        calls,
+        on_change,
         timing=FAST,
         scoped=True,
         cdp_interval=1.0,
@@ -73,10 +76,17 @@ def scoped(lab: VcsimLab) -> Iterator[tuple[VcenterSession, Counter]]:
     s.set_switch_identity(LEAF1)
     s.start()
     try:
-        wait_for(lambda: s.snapshot().synced, 10, "the scoped session synchronised")
-        yield s, calls
+        wait_for(lambda: s.snapshot().synced, within, "the scoped session synchronised")
+        yield s
     finally:
         s.stop()
+
+
+@pytest.fixture
+def scoped(lab: VcsimLab) -> Iterator[tuple[VcenterSession, Counter]]:
+    calls = Counter()
+    with synced_scoped(lab, calls) as s:
+        yield s, calls
 
 
 def names(s: VcenterSession) -> set[str]:
@@ -296,22 +306,10 @@ def test_hint_calls_overlap_when_vcenter_answers_them_slowly(vcsim_binary: Any) 
     with VcsimLab(scenarios.scaled(30, 1)) as lab:
         lab.control.delay("QueryNetworkHint", 0.03)
         lab.control.reset_counters()
-        s = VcenterSession(
-            session_config(lab, discovery_interval=1800.0),
-            lambda: None,
-            timing=FAST,
-            scoped=True,
-            cdp_interval=1.0,
-        )
-        s.set_switch_identity(LEAF1)
-        s.start()
-        try:
-            wait_for(lambda: s.snapshot().synced, 30, "the scoped session synchronised")
+        with synced_scoped(lab, lambda: None, within=30) as s:
             snap = s.snapshot()
             assert len(snap.hosts) == 30
             assert all(any(n.neighbors for n in h.nics) for h in snap.hosts.values())
             assert s.figures().hosts_heard == 30
-        finally:
-            s.stop()
         assert lab.control.peaks()["QueryNetworkHint"] == HINT_CONCURRENCY
         assert lab.control.counters()["QueryNetworkHint"] >= 30
