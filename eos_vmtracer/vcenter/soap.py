@@ -17,7 +17,10 @@ change. If a pyvmomi release changes the internals this relies on, nothing is
 installed and everything still works, only slower (:data:`INSTALLED` says which).
 
 For those stubs it also parses one response at a time in the process
-(:data:`PARSING`), after reading its body off the network.
+(:data:`PARSING`), after reading its body off the network, and hands the long poll's
+answers (``WaitForUpdatesEx``) to :mod:`eos_vmtracer.vcenter.updates`, which reads
+those about hosts and VMs three to five times cheaper, and leaves the others to
+pyvmomi.
 
 It must never drop anything but whole devices that are not virtual Ethernet cards
 and the fields named in :data:`SKIPPED_FIELDS`, and never drop a device whose type
@@ -26,11 +29,13 @@ it cannot look up (pyvmomi decides about those).
 
 from __future__ import annotations
 
+import contextlib
 import threading
 from typing import Any
 
+from eos_vmtracer.vcenter import updates
 from eos_vmtracer.vcenter.pyvmomi import SoapAdapter as _soap
-from eos_vmtracer.vcenter.pyvmomi import vim
+from eos_vmtracer.vcenter.pyvmomi import vim, vmodl
 
 _FLAG = "_vmtracer_prune_devices"
 
@@ -41,6 +46,10 @@ _FLAG = "_vmtracer_prune_devices"
 #: long polls starved past their watchdog deadline. A whole response per turn instead:
 #: the body is read off the network first, so a slow vCenter holds no one up.
 PARSING = threading.Lock()
+#: Read WaitForUpdatesEx answers with :mod:`eos_vmtracer.vcenter.updates` where it can
+#: (False: pyvmomi reads every answer, as before; for comparisons).
+READ_UPDATES = True
+_UPDATE_SET: Any = vmodl.query.PropertyCollector.UpdateSet
 _ORIGINAL: Any = getattr(_soap, "SoapResponseDeserializer", None)
 _BASE: Any = getattr(_soap, "SoapDeserializer", None)
 _XSI_TYPE: str = getattr(_soap, "XSI_TYPE", "")
@@ -150,6 +159,10 @@ if _usable():
             body = response.read()  # the network's time, outside the lock
             try:
                 with PARSING:
+                    if resultType is _UPDATE_SET and READ_UPDATES:
+                        version = getattr(self.deser, "version", None)
+                        with contextlib.suppress(updates.Defer):
+                            return updates.read(body, self.stub, version)
                     return super().Deserialize(body, resultType, nsMap)
             finally:
                 # pyvmomi keeps its expat parser, whose handlers are this object's
