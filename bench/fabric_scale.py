@@ -21,7 +21,9 @@ vCenter watched, every host asked every ``hint_interval``). Figures:
   with the neighbour heard at once and once (scoped only) heard 5 s after link-up
   (ESXi learns it from the next CDP frame);
 - event -> VLAN latency (power-on) and make-before-break (a VM migrating from a host
-  cabled elsewhere: its VLAN on the destination port before the move completes).
+  cabled elsewhere: its VLAN on the destination port before the move completes);
+- the CPU to read a first start's long-poll answers, the agent's ElementTree reader
+  against pyvmomi's on the same bytes (:mod:`bench.long_poll_reading`).
 
 Steady-state hint calls are measured over the window after the sync; the background
 refresh of hosts not heard here starts one ``discovery_interval`` after the first
@@ -41,7 +43,7 @@ import tempfile
 import time
 from typing import Any, Optional
 
-from bench import fabric
+from bench import fabric, long_poll_reading
 from bench.harness import (
     AgentProcess,
     TimedSwitch,
@@ -358,6 +360,7 @@ def run(quick: bool = False) -> dict[str, Any]:
         load_before = os.getloadavg()
         scoped = _run_mode(lab, True, k, window, probes)
         baseline = _run_mode(lab, False, k, window, probes)
+        reading = long_poll_reading.measure(lab, PER_LEAF)
         load_after = os.getloadavg()
     heard, others = PER_LEAF, HOSTS - PER_LEAF
     hint_bound = heard * 60 / HINT_INTERVAL + others * 60 / DISCOVERY_INTERVAL
@@ -373,6 +376,7 @@ def run(quick: bool = False) -> dict[str, Any]:
         "load_average_before_after": [round(load_before[0], 1), round(load_after[0], 1)],
         "scoped": scoped,
         "baseline": baseline,
+        "long_poll_reading": reading,
         "targets": [
             {
                 "target": "steady hint calls per agent"

@@ -184,6 +184,13 @@ def _record_class(t: Any) -> type[Record]:
 # -- reading ---------------------------------------------------------------------------
 
 
+#: Bytes handed to the parser at a time: each object's elements are freed as soon as it
+#: is read, so that an answer never stands in memory as a whole tree (a 1 MB answer is
+#: about 10 MB of elements, and memory freed late in a long-lived process stays with it).
+CHUNK = 64 * 1024
+_OBJECT_SET = f"{_VIM}objectSet"
+
+
 def read(body: bytes, stub: Any, version: Any = None) -> UpdateSet:
     """The UpdateSet of a ``WaitForUpdatesEx`` answer ``body`` (``stub``: for managed
     object references; ``version``: read types as that API version has them, as
@@ -194,17 +201,29 @@ def read(body: bytes, stub: Any, version: Any = None) -> UpdateSet:
         raise ProtocolError("WaitForUpdatesEx: the answer declares a document type")
     if any(ns != b"http://www.w3.org/2001/XMLSchema" for ns in _XSD_DECLARED.findall(body)):
         raise Defer("the xsd prefix is bound elsewhere")
+    reader = _Reader(stub, version)
+    parser: Any = ElementTree.XMLPullParser(events=("end",))
     try:
-        root = ElementTree.fromstring(body)
+        for at in range(0, len(body), CHUNK):
+            parser.feed(body[at : at + CHUNK])
+            reader.objects_read(parser)
+        parser.close()
     except ElementTree.ParseError:
         raise Defer("not XML") from None
-    soap_body = root.find(f"{_SOAP}Body") if root.tag == f"{_SOAP}Envelope" else None
+    reader.objects_read(parser)
+    root = reader.last  # the last element to end is the document's
+    soap_body = None
+    if root is not None and root.tag == f"{_SOAP}Envelope":
+        soap_body = root.find(f"{_SOAP}Body")
     if soap_body is None or len(soap_body) != 1:
         raise Defer("not one SOAP answer")
     response = soap_body[0]
     if response.tag != f"{_VIM}WaitForUpdatesExResponse" or len(response) != 1:
         raise Defer("not an UpdateSet")
-    return _Reader(stub, version).update_set(response[0])
+    update = reader.update_set(response[0])
+    if reader.read_objects:  # an objectSet elsewhere than in a filterSet: its text is gone
+        raise Defer("an objectSet out of place")
+    return update
 
 
 class _Reader:
@@ -214,6 +233,18 @@ class _Reader:
         self.stub = stub
         self.version = version
         self._kinds = _KINDS.setdefault(version, {})
+        # The objectSets read while parsing (their elements freed), by element id, until
+        # their filterSet takes them.
+        self.read_objects: dict[int, ObjectUpdate] = {}
+        self.last: Optional[ElementTree.Element] = None
+
+    def objects_read(self, parser: Any) -> None:
+        """Read each objectSet the parser has finished, then free its elements."""
+        for _, e in parser.read_events():
+            self.last = e
+            if e.tag == _OBJECT_SET:
+                self.read_objects[id(e)] = self.object_update(e)
+                e.clear()
 
     def update_set(self, e: ElementTree.Element) -> UpdateSet:
         if e.tag != f"{_VIM}returnval":
@@ -241,7 +272,8 @@ class _Reader:
         for child in e:
             name = _field(child)
             if name == "objectSet":
-                objects.append(self.object_update(child))
+                read = self.read_objects.pop(id(child), None)
+                objects.append(read if read is not None else self.object_update(child))
             elif name == "filter" and filter_ref is None:
                 filter_ref = self.element(child, _FILTER, None)
             else:
@@ -403,7 +435,7 @@ def _text(e: ElementTree.Element) -> str:
     return e.text or ""
 
 
-_types: dict[tuple[str, Optional[str]], Any] = {}
+_types: dict[str, Any] = {}  # only names that resolved: bounded by pyvmomi's tables
 _narrowing: dict[tuple[Any, Any], bool] = {}
 _REF, _DATA_OBJECT, _LIST, _VALUE = object(), object(), object(), object()
 #: What each type is read as, per API version (see _Reader._kind).
@@ -419,23 +451,23 @@ def _narrower(t: Any, declared: Any) -> bool:
 
 
 def _lookup(xsi: str, ref_type: Optional[str]) -> Any:
-    """The pyvmomi type an xsi:type (or a reference's type attribute) names."""
-    key = (xsi, ref_type)
-    found = _types.get(key)
+    """The pyvmomi type an xsi:type names; for a managed object reference, the type its
+    ``type`` attribute (``ref_type``) names."""
+    found = _types.get(xsi)
     if found is None:
         prefix, _, name = xsi.rpartition(":")
         ns = {"": _NS, "xsd": VmomiSupport.XMLNS_XSD}.get(prefix)
         if ns is None or not name:
-            raise Defer(f"the type {xsi!r}")
+            raise Defer(f"the type {xsi[:60]!r}")
         if ns == _NS and name == "ManagedObjectReference":
-            if not ref_type:
+            if not ref_type or ref_type.endswith("ManagedObjectReference"):
                 raise Defer("a reference without a type")
             return _lookup(ref_type, None)
         try:
             found = VmomiSupport.GetWsdlType(ns, name)
         except Exception:
-            raise Defer(f"the type {xsi!r}") from None
-        _types[key] = found
+            raise Defer(f"the type {xsi[:60]!r}") from None
+        _types[xsi] = found
     return found
 
 
