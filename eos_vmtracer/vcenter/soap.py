@@ -19,7 +19,7 @@ installed and everything still works, only slower (:data:`INSTALLED` says which)
 For those stubs it also parses one response at a time in the process
 (:data:`PARSING`), after reading its body off the network, and hands the long poll's
 answers (``WaitForUpdatesEx``) to :mod:`eos_vmtracer.vcenter.updates`, which reads
-those about hosts and VMs three to five times cheaper, and leaves the others to
+those about hosts and VMs 2.5 to 5 times cheaper, and leaves the others to
 pyvmomi.
 
 It must never drop anything but whole devices that are not virtual Ethernet cards

@@ -8,7 +8,7 @@ hosts and 0.75 s for 25 hosts with their 500 VMs, most of a first start's time.
 ElementTree builds the same tree in C; :func:`read` then takes from it only what the
 translator reads (:data:`SHAPES`), with the types pyvmomi's own type tables give
 (an ``int`` field is read as an int, an enum must be one of its values, a managed
-object reference is pyvmomi's). The same answers cost 0.1 s and 0.3 s here.
+object reference is pyvmomi's). The same answers cost 0.15-0.25 s and 0.25-0.35 s here.
 
 What it makes reads as pyvmomi's objects read to the adapter: an ``UpdateSet`` whose
 ``filterSet``, ``objectSet``, ``changeSet`` and ``val`` are named as vSphere names
@@ -185,8 +185,8 @@ def _record_class(t: Any) -> type[Record]:
 
 
 #: Bytes handed to the parser at a time: each object's elements are freed as soon as it
-#: is read, so that an answer never stands in memory as a whole tree (a 1 MB answer is
-#: about 10 MB of elements, and memory freed late in a long-lived process stays with it).
+#: is read, so that an answer never stands in memory as a whole tree (a 1.5 MB answer is
+#: about 9 MB of elements, and memory freed late in a long-lived process stays with it).
 CHUNK = 64 * 1024
 _OBJECT_SET = f"{_VIM}objectSet"
 
