@@ -5,7 +5,8 @@ physical NICs) and, for the hosts cabled to this switch, their network configura
 and their VMs. pyvmomi builds a typed object for every element of those answers,
 field by field, in Python: measured on the lab, 0.9 s of the agent's CPU for 1,000
 hosts and 0.75 s for 25 hosts with their 500 VMs, most of a first start's time.
-ElementTree builds the same tree in C; :func:`read` then takes from it only what the
+ElementTree builds the elements in C, one object at a time (each object's elements
+are freed once it is read, :data:`CHUNK`); :func:`read` takes from them only what the
 translator reads (:data:`SHAPES`), with the types pyvmomi's own type tables give
 (an ``int`` field is read as an int, an enum must be one of its values, a managed
 object reference is pyvmomi's). The same answers cost 0.15-0.25 s and 0.25-0.35 s here.
@@ -20,13 +21,14 @@ It reads only what it knows: answers about hosts and VMs, the watched paths, typ
 it can look up. Anything else (another kind of object, a fault, an event page, a
 type it cannot resolve, a field given twice, a value that does not convert) raises
 :class:`Defer`, and pyvmomi reads the whole answer as it always did, with its own
-checks and errors: this module only ever makes a well-formed answer cheaper, never
-a bad one accepted. Fields the translator never reads are skipped unread, as
-:mod:`eos_vmtracer.vcenter.soap` skips them for pyvmomi.
+checks and errors: this module only ever makes a well-formed answer cheaper, and
+never accepts a bad value the translator reads. Fields the translator never reads
+are skipped unread, as :mod:`eos_vmtracer.vcenter.soap` skips them for pyvmomi (so a
+bad value there no longer costs the whole answer, as it did with pyvmomi).
 
 It must never resolve entities or read a document type declaration (refused with
-:class:`~eos_vmtracer.vcenter.errors.ProtocolError`), and never invent a value
-vCenter did not send.
+:class:`~eos_vmtracer.vcenter.errors.ProtocolError`), and never give a field another
+value than the one vCenter sent or, when it sent none, the one pyvmomi's object holds.
 """
 
 from __future__ import annotations
