@@ -21,13 +21,9 @@ from typing import Any, Callable
 
 from bench import fabric
 from eos_vmtracer.vcenter import updates
-from eos_vmtracer.vcenter.connection import Connection
-from eos_vmtracer.vcenter.inventory import InventoryStore
 from eos_vmtracer.vcenter.pyvmomi import SoapAdapter, SoapStubAdapter, vmodl
 from eos_vmtracer.vcenter.soap import prune_devices
-from eos_vmtracer.vcenter.translate import moid
-from eos_vmtracer.vcenter.watch import Watch, kind_of
-from lab.vcsim.testing import session_config
+from lab.vcsim.testing import drain, inventory_of, scoped_watch
 
 _UPDATE_SET = vmodl.query.PropertyCollector.UpdateSet
 
@@ -42,46 +38,16 @@ def _collect(lab: Any, leaf_hosts: int) -> list[bytes]:
         return real(body, stub, version)
 
     updates.read = keep
-    conn = Connection(session_config(lab), socket_timeout=30, call_timeout=120)
-    conn.open(lab.password)
-    watch = Watch(
-        conn, wait_seconds=1, wait_timeout=120, max_object_updates=200, event_page_size=100,
-        scoped=True,
-    )  # fmt: skip
     try:
-        watch.create()
-        version = _drain(watch, "")
-        hosts = lab.control.state()["hosts"]
-        leaf1 = [hosts[fabric.host_name(h)]["moid"] for h in range(leaf_hosts)]
-        watch.modify_scope([("host", m) for m in leaf1], [])
-        _drain(watch, version)
+        with scoped_watch(lab, 120, max_object_updates=200, event_page_size=100) as watch:
+            version = drain(watch, "", rounds=10_000)
+            hosts = lab.control.state()["hosts"]
+            leaf1 = [hosts[fabric.host_name(h)]["moid"] for h in range(leaf_hosts)]
+            watch.modify_scope([("host", m) for m in leaf1], [])
+            drain(watch, version, rounds=10_000)
     finally:
         updates.read = real
-        watch.destroy()
-        conn.logout()
     return bodies
-
-
-def _drain(watch: Watch, version: str) -> str:
-    while True:
-        update = watch.wait(version, at_once=True)
-        if update is None:
-            return version
-        version = str(update.version)
-
-
-def _models(update_sets: list[Any]) -> tuple[Any, ...]:
-    store = InventoryStore(lambda _: None)
-    for update in update_sets:
-        for f in update.filterSet or []:
-            for o in f.objectSet or []:
-                kind, obj_moid = kind_of(o.obj), moid(o.obj)
-                if kind is None or obj_moid is None:
-                    continue
-                changes = [(str(c.name), str(c.op), c.val) for c in o.changeSet or []]
-                store.apply(kind, obj_moid, str(o.kind), changes)
-    store.refresh()
-    return dict(store.hosts()), dict(store.vms())
 
 
 def _best_cpu(fn: Callable[[], Any], repeats: int = 3) -> tuple[float, Any]:
@@ -122,7 +88,7 @@ def measure(lab: Any, leaf_hosts: int) -> dict[str, Any]:
         "cpu_s_elementtree": round(et_s, 3),
         "cpu_s_pyvmomi_baseline": round(py_s, 3),
         "ratio": round(py_s / et_s, 1) if et_s else None,
-        "same_inventory": _models(et_sets) == _models(py_sets),
+        "same_inventory": inventory_of(et_sets)[:2] == inventory_of(py_sets)[:2],
     }
 
 

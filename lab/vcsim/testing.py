@@ -1,9 +1,10 @@
 """Helpers for tests that run a VcenterSession against the lab vCenter.
 
 What this module is for: build a SessionConfig for a running lab, poll a condition
-with a deadline, and compute from a scenario (plus the ids the lab assigned) the
-inventory a session must report: an oracle written from the scenario, independent of
-the adapter's own translation code.
+with a deadline, open a scoped watch on the lab and read its long poll until it is
+quiet, make of UpdateSets the inventory the adapter's store makes, and compute from a
+scenario (plus the ids the lab assigned) the inventory a session must report: an
+oracle written from the scenario, independent of the adapter's own translation code.
 
 It must never be imported by runtime code, and never weaken an assertion: every wait
 raises AssertionError with what was expected when its deadline passes.
@@ -11,9 +12,10 @@ raises AssertionError with what was expected when its deadline passes.
 
 from __future__ import annotations
 
+import contextlib
 import time
 from dataclasses import dataclass
-from typing import Any, Callable, Mapping, Optional
+from typing import Any, Callable, Iterable, Iterator, Mapping, Optional
 
 from eos_vmtracer.config import SessionConfig
 from eos_vmtracer.model import (
@@ -30,6 +32,10 @@ from eos_vmtracer.model import (
     VNic,
 )
 from eos_vmtracer.vcenter import SessionTiming
+from eos_vmtracer.vcenter.connection import Connection
+from eos_vmtracer.vcenter.inventory import InventoryStore
+from eos_vmtracer.vcenter.translate import moid
+from eos_vmtracer.vcenter.watch import Watch, kind_of
 from eos_vmtracer.vlans import VlanSet
 from lab.vcsim.lab import VcsimLab
 
@@ -69,6 +75,47 @@ def wait_for(pred: Callable[[], Any], timeout: float, what: str, interval: float
         if time.monotonic() - start > timeout:
             raise AssertionError(f"not within {timeout:g} s: {what}")
         time.sleep(interval)
+
+
+@contextlib.contextmanager
+def scoped_watch(lab: VcsimLab, timeout: float, **options: Any) -> Iterator[Any]:
+    """A scoped Watch on ``lab``, created (``options``: its size limits), over a
+    connection logged in; destroyed and logged out on leaving."""
+    conn = Connection(session_config(lab), socket_timeout=timeout, call_timeout=timeout)
+    conn.open(lab.password)
+    watch = Watch(conn, wait_seconds=1, wait_timeout=timeout, scoped=True, **options)
+    try:
+        watch.create()
+        yield watch
+    finally:
+        watch.destroy()
+        conn.logout()
+
+
+def drain(watch: Any, version: str, rounds: int = 200) -> str:
+    """Read ``watch``'s long poll until nothing is left; the version reached."""
+    for _ in range(rounds):
+        update = watch.wait(version, at_once=True)
+        if update is None:
+            return version
+        version = str(update.version)
+    raise AssertionError(f"the long poll never settled in {rounds} answers")
+
+
+def inventory_of(update_sets: Iterable[Any]) -> tuple[dict[str, Any], dict[str, Any], list[str]]:
+    """Hosts, VMs and warnings the adapter's store makes of ``update_sets``, in order."""
+    warnings: list[str] = []
+    store = InventoryStore(warnings.append)
+    for update in update_sets:
+        for f in update.filterSet or []:
+            for o in f.objectSet or []:
+                kind, obj_moid = kind_of(o.obj), moid(o.obj)
+                if kind is None or obj_moid is None:
+                    continue
+                changes = [(str(c.name), str(c.op), c.val) for c in o.changeSet or []]
+                store.apply(kind, obj_moid, str(o.kind), changes)
+    store.refresh()
+    return dict(store.hosts()), dict(store.vms()), warnings
 
 
 def _vlan(value: Any) -> VlanSpec:

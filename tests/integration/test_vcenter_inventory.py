@@ -257,24 +257,14 @@ def test_long_poll_answers_read_here_are_what_pyvmomi_reads(
     down), read by ElementTree, makes the same inventory as pyvmomi's own reading of
     the same bytes; answers it does not know (switches, events) go to pyvmomi."""
     from eos_vmtracer.vcenter import updates
-    from eos_vmtracer.vcenter.connection import Connection
-    from eos_vmtracer.vcenter.inventory import InventoryStore
     from eos_vmtracer.vcenter.pyvmomi import SoapAdapter, SoapStubAdapter, vmodl
-    from eos_vmtracer.vcenter.translate import moid
-    from eos_vmtracer.vcenter.watch import Watch, kind_of
+    from lab.vcsim.testing import drain, inventory_of, scoped_watch
 
     update_set = vmodl.query.PropertyCollector.UpdateSet
     plain = SoapStubAdapter(host="localhost", version="vim.version.version11")
 
     def models(update: Any) -> tuple[Any, ...]:
-        warnings: list[str] = []
-        store = InventoryStore(warnings.append)
-        for f in update.filterSet or []:
-            for o in f.objectSet or []:
-                changes = [(str(c.name), str(c.op), c.val) for c in o.changeSet or []]
-                store.apply(kind_of(o.obj), moid(o.obj), str(o.kind), changes)
-        store.refresh()
-        return dict(store.hosts()), dict(store.vms()), warnings, str(update.version)
+        return (*inventory_of([update]), str(update.version))
 
     read_here: list[tuple[int, int]] = []
     deferred = [0]
@@ -293,37 +283,18 @@ def test_long_poll_answers_read_here_are_what_pyvmomi_reads(
         return ours
 
     monkeypatch.setattr(updates, "read", compared)
-    conn = Connection(session_config(lab), socket_timeout=10, call_timeout=10)
-    conn.open(lab.password)
-    watch = Watch(
-        conn, wait_seconds=1, wait_timeout=10, max_object_updates=5, event_page_size=10,
-        scoped=True,
-    )  # fmt: skip
-
-    def drain(version: str) -> str:
-        for _ in range(200):
-            update = watch.wait(version, at_once=True)
-            if update is None:
-                return version
-            version = str(update.version)
-        raise AssertionError("the long poll never settled")
-
-    try:
-        watch.create()
-        version = drain("")
+    with scoped_watch(lab, 10, max_object_updates=5, event_page_size=10) as watch:
+        version = drain(watch, "")
         hosts = lab.control.state()["hosts"]
         watch.modify_scope([("host", h["moid"]) for h in hosts.values()], [])
-        version = drain(version)
+        version = drain(watch, version)
         vm = lab.scenario["vms"][0]["name"]
         assert lab.control.power(vm, False)
         lab.control.set_link("esx1.lab", "vmnic0", False)
-        version = drain(version)
+        version = drain(watch, version)
         assert lab.control.power(vm, True)
         lab.control.set_link("esx1.lab", "vmnic0", True)
-        drain(version)
-    finally:
-        watch.destroy()
-        conn.logout()
+        drain(watch, version)
     assert sum(h for h, _ in read_here) >= len(hosts), "the hosts were read here"
     assert sum(v for _, v in read_here) >= 2, "and VMs"
     assert deferred[0] >= 1, "switches and events went to pyvmomi"

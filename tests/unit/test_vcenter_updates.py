@@ -18,10 +18,9 @@ from hypothesis import strategies as st
 
 from eos_vmtracer.vcenter import soap, updates
 from eos_vmtracer.vcenter.errors import ProtocolError
-from eos_vmtracer.vcenter.inventory import InventoryStore
 from eos_vmtracer.vcenter.pyvmomi import SoapAdapter, SoapStubAdapter, vim, vmodl
 from eos_vmtracer.vcenter.translate import moid
-from eos_vmtracer.vcenter.watch import kind_of
+from lab.vcsim.testing import inventory_of
 
 XSI = 'xmlns:XMLSchema-instance="http://www.w3.org/2001/XMLSchema-instance"'
 UPDATE_SET = vmodl.query.PropertyCollector.UpdateSet
@@ -182,18 +181,15 @@ def _pyvmomi(body: bytes) -> Any:
 
 def _models(update: Any) -> tuple[dict[str, Any], dict[str, Any], list[str], tuple[Any, ...]]:
     """What the adapter makes of an UpdateSet: hosts, VMs, warnings, and the rest."""
-    warnings: list[str] = []
-    store = InventoryStore(warnings.append)
-    objects = []
-    for f in update.filterSet or []:
-        for o in f.objectSet or []:
-            changes = [(str(c.name), str(c.op), c.val) for c in o.changeSet or []]
-            store.apply(kind_of(o.obj), moid(o.obj), str(o.kind), changes)
-            objects.append((type(o.obj), moid(o.obj), str(o.kind)))
-    store.refresh()
+    hosts, vms, warnings = inventory_of([update])
+    objects = tuple(
+        (type(o.obj), moid(o.obj), str(o.kind))
+        for f in update.filterSet or []
+        for o in f.objectSet or []
+    )
     filters = tuple((type(f.filter), moid(f.filter)) for f in update.filterSet or [])
-    rest = (str(update.version), bool(update.truncated), filters, tuple(objects))
-    return dict(store.hosts()), dict(store.vms()), warnings, rest
+    rest = (str(update.version), bool(update.truncated), filters, objects)
+    return hosts, vms, warnings, rest
 
 
 def _fast(body: bytes) -> Any:
